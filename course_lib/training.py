@@ -1,0 +1,238 @@
+"""A small, readable training loop with a progress bar and a history; evaluation helpers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_lib.errors import InputError
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of one training run."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, list)}
+
+    @property
+    def best_val_acc(self) -> float:
+        return max(self.val_acc) if self.val_acc else float("nan")
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def trainable_fraction(model: nn.Module) -> float:
+    """Trainable parameters as a fraction of all parameters (0..1)."""
+    total = count_parameters(model, trainable_only=False)
+    return count_parameters(model) / total if total else 0.0
+
+
+def _move(batch, device: torch.device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: _move(v, device) for k, v in batch.items()}
+    if isinstance(batch, list | tuple):
+        return type(batch)(_move(b, device) for b in batch)
+    return batch
+
+
+def _split(batch) -> tuple[object, torch.Tensor]:
+    """A batch is (inputs, labels) or a dict with a 'labels' key."""
+    if isinstance(batch, dict):
+        batch = dict(batch)
+        labels = batch.pop("labels")
+        return batch, labels
+    x, y = batch
+    return x, y
+
+
+def _forward(model: nn.Module, x) -> torch.Tensor:
+    out = model(**x) if isinstance(x, dict) else model(x)
+    return out.logits if hasattr(out, "logits") else out
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    device: torch.device | str = "cpu",
+    loss_fn: Callable | None = None,
+) -> tuple[float, float]:
+    """Return (mean loss, accuracy) of a classifier over ``loader``."""
+    loss_fn = loss_fn or nn.CrossEntropyLoss(reduction="sum")
+    was_training = model.training
+    model.eval()
+    total, correct, loss_sum = 0, 0, 0.0
+    for batch in loader:
+        x, y = _split(_move(batch, torch.device(device)))
+        logits = _forward(model, x)
+        loss_sum += float(loss_fn(logits, y))
+        correct += int((logits.argmax(-1) == y).sum())
+        total += len(y)
+    model.train(was_training)
+    if total == 0:
+        raise InputError("evaluate() got an empty data loader")
+    return loss_sum / total, correct / total
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: Iterable, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Concatenated logits of ``model`` over ``loader`` (labels ignored)."""
+    model.eval()
+    outs = []
+    for batch in loader:
+        x, _ = _split(_move(batch, torch.device(device)))
+        outs.append(_forward(model, x).cpu())
+    return torch.cat(outs)
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable | None = None,
+    *,
+    epochs: int = 1,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 1e-3,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    step_scheduler_per_batch: bool = True,
+    device: torch.device | str = "cpu",
+    loss_fn: Callable | None = None,
+    on_epoch_end: Callable[[int, History], None] | None = None,
+    on_batch_end: Callable[[int, float], None] | None = None,
+    keep_bn_eval: bool = False,
+    progress: bool = True,
+    desc: str = "train",
+) -> History:
+    """Train a classifier for ``epochs`` epochs and return its :class:`History`.
+
+    ``keep_bn_eval`` keeps batch-norm layers in eval mode while training (the
+    fix for the small-data batch-norm trap, lesson 01).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise InputError("Every parameter is frozen: there is nothing to train. Unfreeze something first.")
+    if epochs < 1:
+        raise InputError(f"epochs must be at least 1, got {epochs}")
+    device = torch.device(device)
+    model.to(device)
+    optimizer = optimizer or torch.optim.AdamW(params, lr=lr)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    history = History()
+    start = time.perf_counter()
+    n_batches = len(train_loader) if hasattr(train_loader, "__len__") else None
+    total = epochs * n_batches if n_batches else None
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    step = 0
+    for epoch in range(epochs):
+        model.train()
+        if keep_bn_eval:
+            set_batchnorm_eval(model)
+        running, seen = 0.0, 0
+        for batch in train_loader:
+            x, y = _split(_move(batch, device))
+            logits = _forward(model, x)
+            loss = loss_fn(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None and step_scheduler_per_batch:
+                scheduler.step()
+            running += float(loss) * len(y)
+            seen += len(y)
+            step += 1
+            if on_batch_end is not None:
+                on_batch_end(step, float(loss))
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+        if scheduler is not None and not step_scheduler_per_batch:
+            scheduler.step()
+        history.train_loss.append(running / max(seen, 1))
+        history.lr.append(optimizer.param_groups[0]["lr"])
+        if val_loader is not None:
+            vl, va = evaluate(model, val_loader, device)
+            history.val_loss.append(vl)
+            history.val_acc.append(va)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, history)
+    bar.close()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def set_batchnorm_eval(model: nn.Module) -> int:
+    """Put every batch-norm layer in eval mode (running statistics frozen); return how many."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+            n += 1
+    return n
+
+
+def fit_linear_probe(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int | None = None,
+    weight_decay: float = 1e-3,
+    max_iter: int = 100,
+    standardize: bool = True,
+) -> nn.Module:
+    """Fit a logistic-regression head on fixed features, full batch with LBFGS (fast).
+
+    Returns a module mapping raw features to logits (the standardisation is built in).
+    """
+    if len(features) == 0:
+        raise InputError("fit_linear_probe() needs at least one example")
+    features = features.float()
+    num_classes = num_classes or int(labels.max()) + 1
+    mean = features.mean(0) if standardize else torch.zeros(features.shape[1])
+    std = features.std(0).clamp_min(1e-6) if standardize and len(features) > 1 else torch.ones(features.shape[1])
+    z = (features - mean) / std
+    linear = nn.Linear(features.shape[1], num_classes)
+    nn.init.zeros_(linear.weight)
+    nn.init.zeros_(linear.bias)
+    opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(linear(z), labels) + weight_decay * linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return _StandardizedLinear(linear, mean, std)
+
+
+class _StandardizedLinear(nn.Module):
+    def __init__(self, linear: nn.Linear, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.linear = linear
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear((x.float() - self.mean) / self.std)
+
+
+@torch.no_grad()
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of rows whose arg-max equals the label."""
+    return float((logits.argmax(-1) == labels).float().mean())
