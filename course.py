@@ -57,7 +57,7 @@ def ensure_env(force: bool = False) -> Path:
     stamp_file = VENV / ".course-stamp"
     if not force and stamp_file.exists() and stamp_file.read_text() == _stamp() and _python().exists():
         return _python()
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (course.py may run on an older system Python)
         sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not _python().exists():
         print(f"Creating the course environment in {VENV} ...", flush=True)
