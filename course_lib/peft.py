@@ -1,0 +1,710 @@
+"""Parameter-efficient fine-tuning written from scratch (lesson 06).
+
+Everything here is plain PyTorch so that each method can be read in a few lines:
+
+* :class:`LoRALinear`: ``y = x W^T + b + (alpha / r) * x A^T B^T`` with ``B = 0`` at the
+  start, only ``A`` and ``B`` trained; :func:`inject_lora` puts it into MiniLM's query and
+  value projections and :func:`merge_lora` folds ``(alpha / r) B A`` back into ``W``.
+* :class:`BottleneckAdapter`: ``x + f(x W_down) W_up`` (Houlsby et al.), inserted after the
+  attention block and after the feed-forward block of every layer (:func:`inject_adapters`).
+* :class:`PromptTuningClassifier`: learned virtual tokens prepended to the input embeddings.
+* linear probing (frozen encoder, logistic regression on mean-pooled features) and full
+  fine-tuning, built by :func:`build_method` with the same head, so the five methods differ
+  only in what trains.
+
+The module is named ``course_lib.peft``; ``import peft`` (absolute, as everywhere in
+``course_lib``) still reaches the real Hugging Face ``peft`` package, which
+:func:`peft_reference_lora` uses to check the course's LoRA numerically.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import resource
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_lib.errors import InputError
+
+METHODS = ["full fine-tuning", "linear probe", "LoRA", "adapter", "prompt tuning"]
+#: Learning rates per method (measured.md's choices; AdamW, no schedule).
+DEFAULT_LR = {
+    "full fine-tuning": 5e-5,
+    "random init": 2e-4,
+    "LoRA": 5e-4,
+    "adapter": 5e-4,
+    "prompt tuning": 1e-2,
+}
+LORA_TARGETS = ("query", "value")
+
+
+# ---------------------------------------------------------------- LoRA
+
+
+class LoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` plus a trainable low-rank update (LoRA, Hu et al. 2021).
+
+    ``forward(x) = base(x) + (alpha / r) * dropout(x) A^T B^T``, where ``A`` is r x in
+    (random) and ``B`` is out x r (zeros), so at initialisation the layer equals ``base``.
+    """
+
+    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0, dropout: float = 0.0):
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise InputError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}")
+        if int(r) < 1:
+            raise InputError(f"the rank r must be at least 1, got {r}")
+        self.base = base
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.r = int(r)
+        self.alpha = float(alpha)
+        self.scaling = self.alpha / self.r
+        self.A = nn.Parameter(torch.empty(self.r, base.in_features))
+        self.B = nn.Parameter(torch.zeros(base.out_features, self.r))
+        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))  # the same init as nn.Linear's weight
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    @property
+    def in_features(self) -> int:
+        return self.base.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.base.out_features
+
+    def delta_weight(self) -> torch.Tensor:
+        """The update ``(alpha / r) B A`` (out x in) that merging adds to ``W``."""
+        return self.scaling * (self.B @ self.A)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.scaling * ((self.dropout(x) @ self.A.T) @ self.B.T)
+
+    @torch.no_grad()
+    def merge(self) -> nn.Linear:
+        """A plain ``nn.Linear`` with ``W + (alpha / r) B A``: same outputs, no extra parameters."""
+        merged = nn.Linear(self.in_features, self.out_features, bias=self.base.bias is not None)
+        merged = merged.to(self.base.weight.device, self.base.weight.dtype)
+        merged.weight.copy_(self.base.weight + self.delta_weight())
+        if self.base.bias is not None:
+            merged.bias.copy_(self.base.bias)
+        merged.requires_grad_(False)
+        return merged
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, r={self.r}, alpha={self.alpha:g}"
+
+
+def _named_linears(model: nn.Module, targets: Sequence[str]) -> list[tuple[nn.Module, str, nn.Linear]]:
+    """(parent, attribute, linear) for every nn.Linear whose attribute name is in ``targets``."""
+    found = []
+    for _, parent in model.named_modules():
+        for attr, child in parent.named_children():
+            if attr in targets and isinstance(child, nn.Linear):
+                found.append((parent, attr, child))
+    return found
+
+
+def inject_lora(
+    model: nn.Module,
+    r: int = 8,
+    alpha: float = 16.0,
+    targets: Sequence[str] = LORA_TARGETS,
+    dropout: float = 0.0,
+    seed: int = 0,
+) -> list[LoRALinear]:
+    """Replace each ``nn.Linear`` named in ``targets`` (MiniLM: query, value) by a LoRALinear.
+
+    Works in place and returns the new layers. It freezes only the wrapped linears; call
+    :func:`freeze_all_but` to freeze the rest of the network.
+    """
+    sites = _named_linears(model, targets)
+    if not sites:
+        raise InputError(f"no nn.Linear named {list(targets)} in {type(model).__name__}")
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    layers = []
+    for parent, attr, linear in sites:
+        lora = LoRALinear(linear, r=r, alpha=alpha, dropout=dropout)
+        setattr(parent, attr, lora.to(linear.weight.device))
+        layers.append(lora)
+    torch.random.set_rng_state(gen_state)
+    return layers
+
+
+def lora_layers(model: nn.Module) -> list[LoRALinear]:
+    """Every LoRALinear inside ``model``."""
+    return [m for m in model.modules() if isinstance(m, LoRALinear)]
+
+
+@torch.no_grad()
+def merge_lora(model: nn.Module) -> int:
+    """Replace every LoRALinear in ``model`` by its merged ``nn.Linear`` (in place); return how many."""
+    n = 0
+    for _, parent in list(model.named_modules()):
+        for attr, child in list(parent.named_children()):
+            if isinstance(child, LoRALinear):
+                setattr(parent, attr, child.merge())
+                n += 1
+    return n
+
+
+def lora_parameter_count(in_features: int, out_features: int, r: int, n_layers: int = 1) -> int:
+    """Trainable parameters LoRA adds to ``n_layers`` linears of this shape: r (in + out) each."""
+    return int(r) * (int(in_features) + int(out_features)) * int(n_layers)
+
+
+# ---------------------------------------------------------------- bottleneck adapter
+
+
+class BottleneckAdapter(nn.Module):
+    """``x + f(x W_down + b_down) W_up + b_up`` with f = GELU; ``W_up = 0`` at init (identity)."""
+
+    def __init__(self, dim: int, bottleneck: int = 32):
+        super().__init__()
+        if int(bottleneck) < 1:
+            raise InputError(f"the bottleneck size must be at least 1, got {bottleneck}")
+        self.down = nn.Linear(dim, int(bottleneck))
+        self.up = nn.Linear(int(bottleneck), dim)
+        self.act = nn.GELU()
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.up(self.act(self.down(x)))
+
+
+class _AfterAdapter(nn.Module):
+    """A frozen sub-layer followed by an adapter: ``adapter(layer(x))``."""
+
+    def __init__(self, layer: nn.Module, adapter: BottleneckAdapter):
+        super().__init__()
+        self.layer = layer
+        self.adapter = adapter
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.adapter(self.layer(x))
+
+
+def inject_adapters(encoder: nn.Module, bottleneck: int = 32, seed: int = 0) -> list[BottleneckAdapter]:
+    """Insert a BottleneckAdapter after each BERT layer's attention output projection and after
+    its feed-forward output projection (before the residual add and LayerNorm, as in Houlsby
+    et al. 2019). In place; returns the adapters."""
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    adapters = []
+    for layer in _bert_layers(encoder):
+        for block in (layer.attention.output, layer.output):
+            dense = block.dense
+            adapter = BottleneckAdapter(dense.out_features, bottleneck).to(dense.weight.device)
+            block.dense = _AfterAdapter(dense, adapter)
+            adapters.append(adapter)
+    torch.random.set_rng_state(gen_state)
+    return adapters
+
+
+def adapter_parameter_count(dim: int, bottleneck: int, n_adapters: int = 1) -> int:
+    """Parameters of ``n_adapters`` adapters: down (dim*b + b) + up (b*dim + dim) each."""
+    return (2 * int(dim) * int(bottleneck) + int(bottleneck) + int(dim)) * int(n_adapters)
+
+
+def _bert_layers(encoder: nn.Module) -> list[nn.Module]:
+    enc = getattr(encoder, "encoder", None)
+    if enc is None or not hasattr(enc, "layer"):
+        raise InputError(f"expected a BERT-style encoder with .encoder.layer, got {type(encoder).__name__}")
+    return list(enc.layer)
+
+
+# ---------------------------------------------------------------- classifiers
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average of the token vectors where ``attention_mask`` is 1 (padding ignored)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
+
+
+class MeanPoolClassifier(nn.Module):
+    """A MiniLM encoder, mean pooling over real tokens, and one linear head (the course's setup)."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int = 2):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_) -> torch.Tensor:
+        return self.head(self.embed(input_ids, attention_mask))
+
+
+class PromptTuningClassifier(MeanPoolClassifier):
+    """Prompt tuning (Lester et al. 2021): ``n_virtual`` learned vectors are prepended to the
+    word embeddings of every input; the encoder stays frozen. Position and segment embeddings
+    and the embedding LayerNorm are then applied by the encoder as for real tokens. The pooled
+    output averages the real tokens only."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int = 2, n_virtual: int = 20, seed: int = 0):
+        super().__init__(encoder, num_labels)
+        if int(n_virtual) < 1:
+            raise InputError(f"n_virtual must be at least 1, got {n_virtual}")
+        words = encoder.embeddings.word_embeddings.weight
+        gen = torch.Generator().manual_seed(seed)
+        # initialise from the embeddings of random vocabulary words (a common, stable choice)
+        idx = torch.randint(1000, words.shape[0], (int(n_virtual),), generator=gen)
+        self.prompt = nn.Parameter(words.detach()[idx].clone())
+
+    @property
+    def n_virtual(self) -> int:
+        return self.prompt.shape[0]
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        words = self.encoder.embeddings.word_embeddings(input_ids)
+        batch = input_ids.shape[0]
+        prompt = self.prompt.unsqueeze(0).expand(batch, -1, -1)
+        embeds = torch.cat([prompt, words], dim=1)
+        ones = attention_mask.new_ones(batch, self.n_virtual)
+        mask = torch.cat([ones, attention_mask], dim=1)
+        out = self.encoder(inputs_embeds=embeds, attention_mask=mask)
+        return mean_pool(out.last_hidden_state[:, self.n_virtual :], attention_mask)
+
+
+def freeze_all_but(model: nn.Module, keep: Iterable[str]) -> int:
+    """Freeze every parameter whose name contains none of the substrings in ``keep``; return
+    the number of trainable parameters left."""
+    keep = list(keep)
+    for name, p in model.named_parameters():
+        p.requires_grad_(any(k in name for k in keep))
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build_method(method: str, r: int = 8, alpha: float = 16.0, bottleneck: int = 32, n_virtual: int = 20, seed: int = 0) -> nn.Module:
+    """A MiniLM classifier (2 labels) set up for one of :data:`METHODS` (or ``"random init"``).
+
+    Only the parameters the method trains have ``requires_grad``: full fine-tuning and random
+    init train everything; the probe trains the head; LoRA trains A, B and the head; the
+    adapter trains the adapters, the LayerNorms and the head; prompt tuning trains the
+    virtual tokens and the head.
+    """
+    from course_lib.models import load_minilm
+
+    if method not in METHODS + ["random init"]:
+        raise InputError(f"method must be one of {METHODS + ['random init']}, got {method!r}")
+    encoder = load_minilm(pretrained=method != "random init", seed=seed)
+    torch.manual_seed(seed)
+    if method == "prompt tuning":
+        model = PromptTuningClassifier(encoder, n_virtual=n_virtual, seed=seed)
+        freeze_all_but(model, ["prompt", "head."])
+    else:
+        model = MeanPoolClassifier(encoder)
+    if method in ("full fine-tuning", "random init"):
+        model.requires_grad_(True)
+    elif method == "linear probe":
+        freeze_all_but(model, ["head."])
+    elif method == "LoRA":
+        inject_lora(model.encoder, r=r, alpha=alpha, seed=seed)
+        freeze_all_but(model, [".A", ".B", "head."])
+    elif method == "adapter":
+        inject_adapters(model.encoder, bottleneck=bottleneck, seed=seed)
+        freeze_all_but(model, ["adapter.", "LayerNorm", "head."])
+    return model
+
+
+# ---------------------------------------------------------------- parameter accounting
+
+
+def parameter_report(model: nn.Module) -> dict[str, int | float]:
+    """Trainable and total parameters of ``model`` and the trainable percentage."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"trainable": trainable, "total": total, "percent": 100.0 * trainable / total if total else 0.0}
+
+
+def minilm_shapes() -> dict[str, int]:
+    """MiniLM's sizes (from its config, no weights loaded): hidden, layers, ffn, vocab, total."""
+    from transformers import AutoConfig
+
+    from course_lib.models import minilm_path
+
+    cfg = AutoConfig.from_pretrained(minilm_path())
+    h, n, ff, v, p = cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size, cfg.vocab_size, cfg.max_position_embeddings
+    ln = 2 * h
+    per_layer = 4 * (h * h + h) + (h * ff + ff) + (ff * h + h) + 2 * ln
+    embeddings = (v + p + cfg.type_vocab_size) * h + ln
+    pooler = h * h + h
+    return {"hidden": h, "layers": n, "ffn": ff, "vocab": v, "encoder_total": embeddings + n * per_layer + pooler}
+
+
+def trainable_by_method(
+    method: str,
+    hidden: int = 384,
+    layers: int = 6,
+    num_labels: int = 2,
+    r: int = 8,
+    bottleneck: int = 32,
+    n_virtual: int = 20,
+    encoder_total: int = 22_713_216,
+) -> int:
+    """Trainable parameters of each method, computed from the shapes alone (no model needed).
+
+    Counts the head (hidden x labels + labels) in every method. LoRA: r (h + h) on query and
+    value of each layer. Adapter: two adapters per layer plus every LayerNorm (2 per layer and
+    the embeddings'). Prompt tuning: n_virtual x hidden. Full fine-tuning and random init:
+    the encoder and the head.
+    """
+    head = hidden * num_labels + num_labels
+    if method in ("full fine-tuning", "random init"):
+        return encoder_total + head
+    if method == "linear probe":
+        return head
+    if method == "LoRA":
+        return lora_parameter_count(hidden, hidden, r, n_layers=2 * layers) + head
+    if method == "adapter":
+        layer_norms = (2 * layers + 1) * 2 * hidden
+        return adapter_parameter_count(hidden, bottleneck, n_adapters=2 * layers) + layer_norms + head
+    if method == "prompt tuning":
+        return n_virtual * hidden + head
+    raise InputError(f"unknown method {method!r}")
+
+
+def total_by_method(method: str, **kw) -> int:
+    """All parameters of the model each method builds (the frozen ones included)."""
+    hidden, layers = kw.get("hidden", 384), kw.get("layers", 6)
+    base = kw.get("encoder_total", 22_713_216) + hidden * kw.get("num_labels", 2) + kw.get("num_labels", 2)
+    if method == "LoRA":
+        return base + lora_parameter_count(hidden, hidden, kw.get("r", 8), n_layers=2 * layers)
+    if method == "adapter":
+        return base + adapter_parameter_count(hidden, kw.get("bottleneck", 32), n_adapters=2 * layers)
+    if method == "prompt tuning":
+        return base + kw.get("n_virtual", 20) * hidden
+    return base
+
+
+# ---------------------------------------------------------------- data
+
+
+def encode(texts: Sequence[str], tokenizer, max_length: int = 32) -> dict[str, torch.Tensor]:
+    """Tokenise ``texts`` once, padded to the longest (at most ``max_length``) tokens."""
+    enc = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+def batches(enc: dict[str, torch.Tensor], labels, batch_size: int = 16, shuffle: bool = False, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    """Split an encoded set into dict batches with a ``labels`` key, each trimmed of all-padding
+    columns (shorter batches train faster)."""
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    n = len(labels)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if shuffle else torch.arange(n)
+    out = []
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        mask = enc["attention_mask"][idx]
+        width = int(mask.sum(1).max())
+        out.append({"input_ids": enc["input_ids"][idx, :width], "attention_mask": mask[:, :width], "labels": labels[idx]})
+    return out
+
+
+class EpochBatches:
+    """Re-shuffled batches for each epoch (a tiny DataLoader for pre-tokenised tensors)."""
+
+    def __init__(self, enc: dict[str, torch.Tensor], labels, batch_size: int = 16, seed: int = 0):
+        self.enc, self.labels, self.batch_size, self.seed, self.epoch = enc, labels, batch_size, seed, 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __iter__(self):
+        self.epoch += 1
+        return iter(batches(self.enc, self.labels, self.batch_size, shuffle=True, seed=self.seed * 1000 + self.epoch))
+
+
+# ---------------------------------------------------------------- memory
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def training_memory(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, int]:
+    """Bytes one AdamW training step needs, counted tensor by tensor (deterministic):
+
+    * ``weights``: every parameter; ``gradients``: one per trainable parameter;
+    * ``optimizer``: AdamW's two moment tensors per trainable parameter;
+    * ``activations``: tensors autograd saves for the backward pass during one forward pass
+      of ``batch`` (caught with ``torch.autograd.graph.saved_tensors_hooks``; parameters and
+      tensors already counted are skipped, each storage is counted once).
+
+    This is the memory a method's training needs beyond the Python process itself; the
+    process's peak resident memory (see :func:`peak_rss_mb`) adds the interpreter, the
+    libraries and the allocator's slack on top.
+    """
+    params = list(model.parameters())
+    trainable = [p for p in params if p.requires_grad]
+    param_ptrs = {p.untyped_storage().data_ptr() for p in params}
+    seen: set[int] = set()
+    saved = 0
+
+    def pack(t: torch.Tensor):
+        nonlocal saved
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in param_ptrs and ptr not in seen:
+            seen.add(ptr)
+            saved += t.untyped_storage().nbytes()
+        return t
+
+    was_training = model.training
+    model.train()
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        logits = model(**inputs)
+        if trainable:
+            nn.functional.cross_entropy(logits, batch["labels"]).backward()
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    grads = sum(_nbytes(p) for p in trainable)
+    out = {
+        "weights": sum(_nbytes(p) for p in params),
+        "gradients": grads,
+        "optimizer": 2 * grads,
+        "activations": saved,
+    }
+    out["total"] = sum(out.values())
+    return out
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MB (``getrusage``; Linux reports KB).
+
+    It never goes down, so it measures one method only in a fresh process (the lesson's
+    script runs each method in its own subprocess)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- training and the table
+
+
+@dataclass
+class MethodResult:
+    """One row of the comparison table."""
+
+    method: str
+    trainable: int
+    total: int
+    accuracy: float
+    seconds_per_epoch: float
+    cpu_seconds_per_epoch: float
+    memory_mb: float
+    epochs: int
+    lr: float | None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.trainable / self.total
+
+
+@torch.no_grad()
+def pooled_features(model: MeanPoolClassifier, batch_list: Sequence[dict], progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean-pooled embeddings and labels for a list of batches (model in eval mode)."""
+    model.eval()
+    feats, labels = [], []
+    for b in tqdm(batch_list, desc="embed", disable=not progress, leave=False):
+        feats.append(model.embed(b["input_ids"], b["attention_mask"]))
+        labels.append(b["labels"])
+    return torch.cat(feats), torch.cat(labels)
+
+
+def run_method(
+    method: str,
+    train_enc: dict[str, torch.Tensor],
+    train_labels,
+    test_batches: Sequence[dict],
+    *,
+    epochs: int = 3,
+    lr: float | None = None,
+    batch_size: int = 16,
+    r: int = 8,
+    alpha: float = 16.0,
+    bottleneck: int = 32,
+    n_virtual: int = 20,
+    seed: int = 0,
+    progress: bool = True,
+    model: nn.Module | None = None,
+) -> tuple[MethodResult, nn.Module]:
+    """Build (or take) the model for ``method``, train it, and measure one table row.
+
+    The linear probe embeds the training set once (that is its "epoch") and fits logistic
+    regression by LBFGS on the cached features. The others train with AdamW at ``lr`` (the
+    method's default from :data:`DEFAULT_LR` if None) for ``epochs`` epochs.
+    """
+    from course_lib.seed import seed_everything
+    from course_lib.training import evaluate, fit, fit_linear_probe
+
+    seed_everything(seed)
+    model = model or build_method(method, r=r, alpha=alpha, bottleneck=bottleneck, n_virtual=n_virtual, seed=seed)
+    report = parameter_report(model)
+    train_list = batches(train_enc, train_labels, batch_size)
+    memory = training_memory(model, train_list[0])
+    if method == "linear probe":
+        t0, c0 = time.perf_counter(), time.process_time()
+        feats, labels = pooled_features(model, train_list, progress=progress)
+        probe = fit_linear_probe(feats, labels, standardize=True)
+        with torch.no_grad():
+            model.head.weight.copy_(probe.linear.weight / probe.std)
+            model.head.bias.copy_(probe.linear.bias - (probe.linear.weight * probe.mean / probe.std).sum(1))
+        sec, cpu, used_epochs, used_lr = time.perf_counter() - t0, time.process_time() - c0, 1, None
+    else:
+        used_lr = lr if lr is not None else DEFAULT_LR[method]
+        loader = EpochBatches(train_enc, train_labels, batch_size, seed=seed)
+        c0 = time.process_time()
+        hist = fit(model, loader, epochs=epochs, lr=used_lr, progress=progress, desc=method)
+        sec, cpu, used_epochs = hist.seconds / epochs, (time.process_time() - c0) / epochs, epochs
+        if method != "linear probe":
+            pass
+    _, acc = evaluate(model, test_batches)
+    result = MethodResult(
+        method=method,
+        trainable=report["trainable"],
+        total=report["total"],
+        accuracy=acc,
+        seconds_per_epoch=sec if method != "linear probe" else sec,
+        cpu_seconds_per_epoch=cpu,
+        memory_mb=memory["total"] / 2**20,
+        epochs=used_epochs,
+        lr=used_lr,
+        extra={"memory": memory},
+    )
+    return result, model
+
+
+def format_table(rows: Sequence[dict], highlight: str | None = None) -> str:
+    """A fixed-width text table of result rows (dicts with method, percent, accuracy, ...).
+
+    Times are printed as ``12.3 s`` and memory as ``456 MB`` (masked by nbval's sanitizer,
+    since they vary from machine to machine); accuracy and percentages are rounded."""
+    head = f"  {'method':<17} {'% trained':>10} {'accuracy':>9} {'train memory':>13} {'time/epoch':>11} {'CPU/epoch':>10}"
+    lines = [head, "  " + "-" * (len(head) - 2)]
+    for row in rows:
+        mark = "->" if highlight is not None and row["method"] == highlight else "  "
+        lines.append(
+            f"{mark}{row['method']:<17} {row['percent']:>9.3f}% {100 * row['accuracy']:>8.1f}% "
+            f"{row['memory_mb']:>10.0f} MB {row['seconds_per_epoch']:>9.1f} s {row['cpu_seconds_per_epoch']:>8.1f} s"
+        )
+    return "\n".join(lines)
+
+
+def result_row(res: MethodResult) -> dict:
+    """A MethodResult as a plain dict (JSON-ready)."""
+    return {
+        "method": res.method,
+        "trainable": res.trainable,
+        "total": res.total,
+        "percent": res.percent,
+        "accuracy": res.accuracy,
+        "seconds_per_epoch": res.seconds_per_epoch,
+        "cpu_seconds_per_epoch": res.cpu_seconds_per_epoch,
+        "memory_mb": res.memory_mb,
+        "epochs": res.epochs,
+        "lr": res.lr,
+        "memory": res.extra.get("memory", {}),
+    }
+
+
+# ---------------------------------------------------------------- the peft library, for checking
+
+
+def peft_reference_lora(encoder: nn.Module, r: int = 8, alpha: float = 16.0, targets: Sequence[str] = LORA_TARGETS):
+    """The Hugging Face ``peft`` library's LoRA on a deep copy of ``encoder`` (query, value).
+
+    Returns the peft model; :func:`copy_lora_weights_to_peft` gives it the course's weights."""
+    import peft  # the real library: course_lib uses absolute imports only
+
+    if not hasattr(peft, "LoraConfig"):
+        raise ImportError("`import peft` did not reach the Hugging Face peft package")
+    config = peft.LoraConfig(r=r, lora_alpha=alpha, target_modules=list(targets), lora_dropout=0.0, bias="none")
+    return peft.get_peft_model(copy.deepcopy(encoder), config)
+
+
+@torch.no_grad()
+def copy_lora_weights_to_peft(course_model: nn.Module, peft_model: nn.Module) -> int:
+    """Copy every course LoRALinear's A and B into the matching ``lora_A`` / ``lora_B`` of a
+    peft model (matched by module path); return how many layers were copied."""
+    theirs = {}
+    for name, module in peft_model.named_modules():
+        if hasattr(module, "lora_A") and isinstance(getattr(module, "lora_A"), nn.ModuleDict) and "default" in module.lora_A:
+            key = name.split("base_model.model.", 1)[-1]
+            theirs[key] = module
+    n = 0
+    for name, module in course_model.named_modules():
+        if isinstance(module, LoRALinear):
+            target = theirs.get(name)
+            if target is None:
+                raise InputError(f"peft model has no LoRA layer at {name}")
+            target.lora_A["default"].weight.copy_(module.A)
+            target.lora_B["default"].weight.copy_(module.B)
+            n += 1
+    return n
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def lora_count_text(r: int, alpha: float, hidden: int = 384, layers: int = 6, encoder_total: int = 22_713_216) -> str:
+    """What the rank widget shows: LoRA's trainable parameters for rank r (query + value)."""
+    lora = lora_parameter_count(hidden, hidden, r, n_layers=2 * layers)
+    head = 2 * hidden + 2
+    total = encoder_total + head + lora
+    return (
+        f"r = {r}, alpha = {alpha:g}, scaling alpha/r = {alpha / r:.3g}\n"
+        f"per projection: A {r} x {hidden} + B {hidden} x {r} = {2 * r * hidden:,} parameters\n"
+        f"query + value in {layers} layers: {lora:,}; with the head: {lora + head:,} "
+        f"of {total:,} = {100 * (lora + head) / total:.3f} % trained\n"
+        f"after merging: 0 extra parameters ({encoder_total + head:,} in all)"
+    )
+
+
+def widget_demo():
+    """Rank r and alpha sliders that update LoRA's parameter count at once (no model needed)."""
+    import ipywidgets as widgets
+
+    r = widgets.IntSlider(value=8, min=1, max=64, description="rank r", continuous_update=False)
+    alpha = widgets.FloatSlider(value=16, min=1, max=64, step=1, description="alpha", continuous_update=False)
+    out = widgets.Output()
+
+    def show(*_):
+        out.clear_output(wait=True)
+        with out:
+            print(lora_count_text(r.value, alpha.value))
+
+    r.observe(show, names="value")
+    alpha.observe(show, names="value")
+    show()
+    return widgets.VBox([widgets.HBox([r, alpha]), out])
+
+
+def method_picker(rows: Sequence[dict]):
+    """A dropdown of methods that marks (->) the chosen row of a results table."""
+    import ipywidgets as widgets
+
+    pick = widgets.Dropdown(options=[row["method"] for row in rows], description="method")
+    out = widgets.Output()
+
+    def show(*_):
+        out.clear_output(wait=True)
+        with out:
+            print(format_table(rows, highlight=pick.value))
+            row = next(x for x in rows if x["method"] == pick.value)
+            print(f"\n{pick.value}: {row['trainable']:,} trainable parameters, {100 * row['accuracy']:.1f} % accuracy")
+
+    pick.observe(show, names="value")
+    show()
+    return widgets.VBox([pick, out])
