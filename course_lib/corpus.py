@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import lzma
 import re
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -89,7 +90,7 @@ def _read_documents(split: str) -> tuple[Document, ...]:
                 _, source, doc_id = line.split(" ", 2)
                 docs.append(Document(source, doc_id, []))
             elif line:
-                docs[-1].sentences.append(line.split(" "))
+                docs[-1].sentences.append(list(map(sys.intern, line.split(" "))))
     return tuple(docs)
 
 

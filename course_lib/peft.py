@@ -287,19 +287,29 @@ def freeze_all_but(model: nn.Module, keep: Iterable[str]) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def build_method(method: str, r: int = 8, alpha: float = 16.0, bottleneck: int = 32, n_virtual: int = 20, seed: int = 0) -> nn.Module:
+def build_method(
+    method: str,
+    r: int = 8,
+    alpha: float = 16.0,
+    bottleneck: int = 32,
+    n_virtual: int = 20,
+    seed: int = 0,
+    encoder: nn.Module | None = None,
+) -> nn.Module:
     """A MiniLM classifier (2 labels) set up for one of :data:`METHODS` (or ``"random init"``).
 
     Only the parameters the method trains have ``requires_grad``: full fine-tuning and random
     init train everything; the probe trains the head; LoRA trains A, B and the head; the
     adapter trains the adapters, the LayerNorms and the head; prompt tuning trains the
-    virtual tokens and the head.
+    virtual tokens and the head. ``encoder`` replaces the MiniLM loaded from the asset registry
+    (the lesson's script passes one rebuilt from a bundle).
     """
-    from course_lib.models import load_minilm
-
     if method not in METHODS + ["random init"]:
         raise InputError(f"method must be one of {METHODS + ['random init']}, got {method!r}")
-    encoder = load_minilm(pretrained=method != "random init", seed=seed)
+    if encoder is None:
+        from course_lib.models import load_minilm
+
+        encoder = load_minilm(pretrained=method != "random init", seed=seed)
     torch.manual_seed(seed)
     if method == "prompt tuning":
         model = PromptTuningClassifier(encoder, n_virtual=n_virtual, seed=seed)
@@ -539,6 +549,7 @@ def run_method(
     seed: int = 0,
     progress: bool = True,
     model: nn.Module | None = None,
+    encoder: nn.Module | None = None,
 ) -> tuple[MethodResult, nn.Module]:
     """Build (or take) the model for ``method``, train it, and measure one table row.
 
@@ -550,7 +561,8 @@ def run_method(
     from course_lib.training import evaluate, fit, fit_linear_probe
 
     seed_everything(seed)
-    model = model or build_method(method, r=r, alpha=alpha, bottleneck=bottleneck, n_virtual=n_virtual, seed=seed)
+    if model is None:
+        model = build_method(method, r=r, alpha=alpha, bottleneck=bottleneck, n_virtual=n_virtual, seed=seed, encoder=encoder)
     report = parameter_report(model)
     train_list = batches(train_enc, train_labels, batch_size)
     memory = training_memory(model, train_list[0])
@@ -568,15 +580,13 @@ def run_method(
         c0 = time.process_time()
         hist = fit(model, loader, epochs=epochs, lr=used_lr, progress=progress, desc=method)
         sec, cpu, used_epochs = hist.seconds / epochs, (time.process_time() - c0) / epochs, epochs
-        if method != "linear probe":
-            pass
     _, acc = evaluate(model, test_batches)
     result = MethodResult(
         method=method,
         trainable=report["trainable"],
         total=report["total"],
         accuracy=acc,
-        seconds_per_epoch=sec if method != "linear probe" else sec,
+        seconds_per_epoch=sec,
         cpu_seconds_per_epoch=cpu,
         memory_mb=memory["total"] / 2**20,
         epochs=used_epochs,

@@ -139,8 +139,9 @@ def load_dinov2(attn_implementation: str = "eager") -> nn.Module:
     except ImportError as e:  # pragma: no cover - transformers is a dependency
         raise assets.missing_package("transformers") from e
     hf_logging.set_verbosity_error()
-    model = Dinov2Model(dinov2_config(attn_implementation))
-    missing, unexpected = model.load_state_dict(copy.deepcopy(_cached_state()), strict=False)
+    with torch.device("meta"):  # no random init: every tensor comes from the state dict
+        model = Dinov2Model(dinov2_config(attn_implementation))
+    missing, unexpected = model.load_state_dict(copy.deepcopy(_cached_state()), strict=False, assign=True)
     if missing or unexpected:
         raise AssetError(f"DINOv2 conversion incomplete: missing {missing}, unexpected {unexpected}")
     model.requires_grad_(False)
@@ -284,12 +285,13 @@ def mass_in_mask(att_map: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 def patch_mask_from_silhouette(image: np.ndarray, size: int = 224, threshold: float = 0.5) -> torch.Tensor:
-    """A dark-object-on-light silhouette (uint8 RGB) -> boolean grid of patches mostly covered by the object."""
+    """A light-object-on-dark silhouette (uint8 RGB, e.g. skimage's horse) -> boolean patch grid,
+    True where more than ``threshold`` of the patch's pixels belong to the object."""
     x = preprocess_photo(image, size)
     pix = torch.as_tensor(photo_pixels(x)).mean(-1)  # H x W in [0, 1]
-    dark = (pix < 0.5).float()
+    light = (pix > 0.5).float()
     g = size // PATCH
-    cover = dark.reshape(g, PATCH, g, PATCH).mean(dim=(1, 3))
+    cover = light.reshape(g, PATCH, g, PATCH).mean(dim=(1, 3))
     return cover > threshold
 
 

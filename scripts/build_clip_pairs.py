@@ -44,6 +44,7 @@ TITLE = re.compile(r"<dc:title>\s*([^<]*?)\s*</dc:title>", re.S)
 
 def to_square_rgb(img: Image.Image, size: int = SIZE) -> np.ndarray:
     """Composite on white, pad to a square (keeping the aspect ratio), resize to size x size."""
+    img.thumbnail((4 * size, 4 * size), Image.Resampling.BILINEAR)  # cheap first shrink of big clip art
     img = img.convert("RGBA")
     bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
     img = Image.alpha_composite(bg, img).convert("RGB")
@@ -90,8 +91,8 @@ def openclipart_pairs(root: Path) -> list[tuple[np.ndarray, str, str, str]]:
             continue
         try:
             img = to_square_rgb(Image.open(png))
-        except OSError:
-            continue
+        except (OSError, Image.DecompressionBombError):
+            continue  # unreadable or absurdly large PNG
         out.append((img, clean(m.group(1)), "openclipart", rel.parts[0]))
     return out
 

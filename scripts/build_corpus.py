@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import lzma
 import random
@@ -37,7 +36,6 @@ import subprocess
 import sys
 import tarfile
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
