@@ -1,7 +1,8 @@
 """Data sets for the vision lessons, with fixed, seeded, stratified splits.
 
-Animal-MNIST: 10,000 silhouettes (28 x 28, uint8), 1,000 per class. The course
-fixes one test set of ``TEST_PER_CLASS`` images per class for every lesson; the
+Animal-MNIST: 10,000 silhouettes (28 x 28, uint8), 1,000 per class, of which 284
+images appear twice (same label). The course drops the second copies (9,716 remain), so
+that no test image is also a training image. It fixes one test set of ``TEST_PER_CLASS`` images per class for every lesson; the
 rest is the training pool, from which ``k_per_class`` draws nested subsets
 (the 5 images of k=5 are among the 10 of k=10), so curves over k are smooth.
 """
@@ -39,14 +40,22 @@ class Split:
 
 
 @lru_cache(maxsize=1)
-def load_animal_mnist() -> tuple[np.ndarray, np.ndarray]:
-    """All 10,000 Animal-MNIST images and labels, from the verified package files."""
+def load_animal_mnist(deduplicate: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Animal-MNIST images and labels from the verified package files.
+
+    With ``deduplicate`` (the default, used by every split) exact duplicate images are
+    dropped, keeping the first copy: 9,716 images remain.
+    """
     data_path = assets.path("animal-mnist-images")
     label_path = assets.path("animal-mnist-labels")
     with gzip.open(data_path, "rb") as f:
         images = np.asarray(pickle.load(f), dtype=np.uint8)  # checksum verified above
     with gzip.open(label_path, "rb") as f:
         labels = np.asarray(pickle.load(f)).astype(np.int64)
+    if deduplicate:
+        _, first = np.unique(images.reshape(len(images), -1), axis=0, return_index=True)
+        keep = np.sort(first)
+        images, labels = images[keep], labels[keep]
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
@@ -79,7 +88,7 @@ def animal_test_set(per_class: int | None = None) -> Split:
 
 
 def max_train_per_class() -> int:
-    """How many training images each class has in the pool (800)."""
+    """How many training images every class has in the pool (the smallest class's count)."""
     _, pool = _split_indices()
     return min(len(v) for v in pool.values())
 

@@ -154,13 +154,13 @@ def fit(
             optimizer.step()
             if scheduler is not None and step_scheduler_per_batch:
                 scheduler.step()
-            running += float(loss) * len(y)
+            running += float(loss.detach()) * len(y)
             seen += len(y)
             step += 1
             if on_batch_end is not None:
-                on_batch_end(step, float(loss))
+                on_batch_end(step, float(loss.detach()))
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         if scheduler is not None and not step_scheduler_per_batch:
             scheduler.step()
         history.train_loss.append(running / max(seen, 1))
