@@ -9,6 +9,8 @@ Instructors:
     python3 course.py release              # write student copies to release/
     python3 course.py grade SUBMISSIONS    # autograde a folder of submissions
     python3 course.py bench                # performance report (docs/performance.md)
+    python3 course.py setup [--force]      # only create / refresh .venv
+    python3 course.py setup --here         # install into the running Python (conda, Binder)
 
 Only Python 3.11+ and pip are needed; everything else is installed into .venv
 (set COURSE_VENV to put it elsewhere). Nothing is downloaded at run time: the
@@ -50,6 +52,16 @@ def _stamp() -> str:
 def _run(cmd: list[str], **kw) -> int:
     print("+", " ".join(str(c) for c in cmd), flush=True)
     return subprocess.call([str(c) for c in cmd], **kw)
+
+
+def install_here() -> int:
+    """Install the course into the running Python (conda / Binder: see postBuild)."""
+    py = Path(sys.executable)
+    steps = [
+        [py, "-m", "pip", "install", "--no-deps", "-e", str(ROOT), *NO_DEPS],
+        [py, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", Path(sys.prefix) / "course-sdists", *SDISTS],
+    ]
+    return max(_run(cmd) for cmd in steps)
 
 
 def ensure_env(force: bool = False) -> Path:
@@ -99,7 +111,7 @@ def _module(name: str):
 COMMANDS = {
     "lab": cmd_lab,
     "test": cmd_test,
-    "setup": lambda args: (ensure_env(force="--force" in args), 0)[1],
+    "setup": lambda args: install_here() if "--here" in args else (ensure_env(force="--force" in args), 0)[1],
     "release": _module("course_lib.grading.release"),
     "grade": _module("course_lib.grading.grade"),
     "bench": lambda args: _run([ensure_env(), str(ROOT / "scripts" / "benchmark.py"), *args], cwd=ROOT),

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Run every test of the course, in order (called by ``python3 course.py test``).
+
+1. ruff over the library, scripts and tests;
+2. pytest: unit tests, notebook-source sync, environment sync, the grading round trip;
+   then nbval over every notebook in notebooks/ (strict: stored outputs compared after
+   tests/nbval_sanitize.cfg); then the real-browser widget check (tests/test_browser.py).
+
+Extra arguments go to pytest, e.g. ``python3 course.py test -k grading`` or
+``python3 course.py test --quick`` (skips the notebooks and the browser).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    args = [a for a in argv if a != "--quick"]
+    py = sys.executable
+    env = dict(os.environ, PYTHONUNBUFFERED="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               PYDEVD_DISABLE_FILE_VALIDATION="1")  # fmt: skip
+    print("== ruff", flush=True)
+    rc = subprocess.call([py, "-m", "ruff", "check", "course_lib", "scripts", "tests", "course.py"], cwd=ROOT, env=env)
+    if rc != 0:
+        return rc
+    targets = ["tests", "--ignore=tests/test_browser.py"]
+    if not quick:
+        targets += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb"))
+        targets += ["tests/test_browser.py"]
+    cmd = [
+        py, "-m", "pytest", *targets,
+        "--nbval", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "--nbval-cell-timeout", "900",
+        "-m", "not slow", "-p", "no:cacheprovider", "--durations=25", *args,
+    ]  # fmt: skip
+    print("==", " ".join(cmd), flush=True)
+    return subprocess.call(cmd, cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
