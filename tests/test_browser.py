@@ -1,0 +1,191 @@
+"""The widgets as students see them: JupyterLab in a real Chromium, driven by Playwright.
+
+A harness notebook calls every lesson module's ``widget_demo()`` (each builds one of its
+lesson's widgets on small or cached inputs). The test starts JupyterLab on loopback, runs
+the harness in Chromium, and for every widget changes one control (a slider by keyboard, a
+dropdown, a toggle, a checkbox) and checks that the widget's output changed. Screenshots go
+to ``artifacts/browser/``.
+
+Chromium is Debian's (``/usr/bin/chromium``); Playwright's own browser download is never
+used. Outside CI the test skips, saying so, when Chromium is absent; in CI it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+pytestmark = pytest.mark.browser
+
+
+def demo_modules() -> list[str]:
+    """course_lib modules that define widget_demo(), in lesson order (tour first)."""
+    mods = [p.stem for p in sorted((ROOT / "course_lib").glob("*.py")) if "def widget_demo(" in p.read_text()]
+    return sorted(mods, key=lambda m: (m != "widgets", m))
+
+
+def make_harness(folder: Path, modules: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("import importlib\n%matplotlib inline"))
+    for mod in modules:
+        nb.cells.append(nbformat.v4.new_code_cell(
+            f"# widget demo: {mod}\nimportlib.import_module('course_lib.{mod}').widget_demo()"
+        ))  # fmt: skip
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "widget_harness.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI: .ci/run should have installed it (apt-get install chromium)")
+        pytest.skip("Chromium not found at /usr/bin/chromium: the real-browser check is skipped (apt-get install chromium)")
+    folder = tmp_path_factory.mktemp("lab")
+    modules = demo_modules()
+    make_harness(folder, modules)
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(folder / "jupyter.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--ServerApp.token={token}", f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True",
+         "--ServerApp.disable_check_xsrf=True", "--allow-root"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=folder,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="module://matplotlib_inline.backend_inline"),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail("JupyterLab did not start: " + (folder / "jupyter.log").read_text()[-2000:])
+    yield url, token, modules, folder
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+_STRIP_CONTROLS = """(el) => {
+  const c = el.cloneNode(true);
+  c.querySelectorAll('.widget-readout, .noUi-target, input, select, button, .widget-label').forEach(n => n.remove());
+  return c.innerHTML.replace(/\\s+/g, ' ');
+}"""
+
+
+def _wait_idle(page, timeout_s: float = 300) -> None:
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
+        " return s && s.getAttribute('data-status') === 'idle'; }",
+        timeout=timeout_s * 1000,
+    )
+
+
+def _change_control(widget) -> str:
+    """Change the first control of a widget; return what was done."""
+    handle = widget.locator(".noUi-handle")
+    if handle.count():
+        handle.first.focus()
+        for _ in range(3):
+            handle.first.press("ArrowRight")
+        handle.first.press("Enter")
+        return "slider moved by keyboard"
+    select = widget.locator("select")
+    if select.count():
+        options = select.first.locator("option").all_inner_texts()
+        current = select.first.input_value()
+        values = select.first.evaluate("s => Array.from(s.options).map(o => o.value)")
+        choice = next(v for v in values if v != current)
+        select.first.select_option(choice)
+        return f"dropdown set to {options[values.index(choice)]!r}"
+    toggle = widget.locator(".widget-toggle-button, input[type=checkbox]")
+    if toggle.count():
+        toggle.first.click()
+        return "toggle clicked"
+    raise AssertionError("no slider, dropdown or toggle found in the widget")
+
+
+def test_every_widget_responds_in_jupyterlab(lab):
+    from playwright.sync_api import sync_playwright
+
+    url, token, modules, folder = lab
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    report = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/lab/tree/widget_harness.ipynb?token={token}", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+        _wait_idle(page, 120)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        time.sleep(2)
+        _wait_idle(page, 600)
+        page.screenshot(path=str(ARTIFACTS / "harness_after_run_all.png"))
+        cells = page.locator(".jp-Notebook .jp-CodeCell")
+        assert cells.count() == len(modules) + 1
+        problems = []
+        for i, mod in enumerate(modules, start=1):
+            cell = cells.nth(i)
+            cell.scroll_into_view_if_needed()
+            errors = cell.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']")
+            widget = cell.locator(".jp-OutputArea-output .widget-box, .jp-OutputArea-output .jupyter-widgets").first
+            if not widget.count():
+                text = cell.locator(".jp-OutputArea").inner_text()[-800:]
+                problems.append(f"{mod}: no widget rendered ({text!r})")
+                continue
+            area = cell.locator(".jp-Cell-outputArea").first
+            before = area.evaluate(_STRIP_CONTROLS)
+            action = _change_control(widget)
+            changed = False
+            for _ in range(60):  # up to 30 s for the callback (a head refit, a plot)
+                time.sleep(0.5)
+                if area.evaluate(_STRIP_CONTROLS) != before:
+                    changed = True
+                    break
+            time.sleep(0.5)
+            cell.screenshot(path=str(ARTIFACTS / f"{i:02d}_{mod}.png"))
+            report[mod] = {"action": action, "output_changed": changed, "stderr": errors.count() > 0}
+            if not changed:
+                problems.append(f"{mod}: {action}, but the output did not change")
+        browser.close()
+    (ARTIFACTS / "report.json").write_text(json.dumps(report, indent=2))
+    assert not problems, "\n".join(problems)
+    assert set(report) == set(modules)
+
+
+def test_harness_lists_every_lesson_module():
+    mods = demo_modules()
+    assert mods[0] == "widgets"
+    assert all(re.fullmatch(r"[a-z_]+", m) for m in mods)
