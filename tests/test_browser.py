@@ -43,10 +43,12 @@ def demo_modules() -> list[str]:
 
 def make_harness(folder: Path, modules: list[str]) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell("import importlib\n%matplotlib inline"))
+    nb.cells.append(nbformat.v4.new_code_cell("import importlib\n%matplotlib inline\nfrom IPython.display import display"))
     for mod in modules:
+        # A failing demo prints its error instead of raising, so Run All goes on to the next.
         nb.cells.append(nbformat.v4.new_code_cell(
-            f"# widget demo: {mod}\nimportlib.import_module('course_lib.{mod}').widget_demo()"
+            f"# widget demo: {mod}\ntry:\n    display(importlib.import_module('course_lib.{mod}').widget_demo())\n"
+            "except Exception as e:\n    print('DEMO FAILED:', type(e).__name__, e)"
         ))  # fmt: skip
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = folder / "widget_harness.ipynb"
@@ -104,10 +106,20 @@ _STRIP_CONTROLS = """(el) => {
 }"""
 
 
-def _wait_idle(page, timeout_s: float = 300) -> None:
+def _wait_kernel_idle(page, timeout_s: float = 120) -> None:
     page.wait_for_function(
-        "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
-        " return s && s.getAttribute('data-status') === 'idle'; }",
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
+        " return k && k.status === 'idle'; }",
+        timeout=timeout_s * 1000,
+    )
+
+
+def _wait_all_executed(page, timeout_s: float = 600) -> None:
+    """Every code cell shows an execution number ([3]:), none is running ([*]:)."""
+    page.wait_for_function(
+        "() => { const ps = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));"
+        " return ps.length > 0 && ps.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
         timeout=timeout_s * 1000,
     )
 
@@ -148,10 +160,13 @@ def test_every_widget_responds_in_jupyterlab(lab):
         page.goto(f"{url}/lab/tree/widget_harness.ipynb?token={token}", timeout=120_000)
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        _wait_idle(page, 120)
+        _wait_kernel_idle(page)
+        news = page.locator(".jp-Notification-Toast button", has_text="No")
+        if news.count():  # "get notified about Jupyter news?": no, and out of the screenshots
+            news.first.click()
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        time.sleep(2)
-        _wait_idle(page, 600)
+        _wait_all_executed(page)
+        time.sleep(3)  # let the widget views render
         page.screenshot(path=str(ARTIFACTS / "harness_after_run_all.png"))
         cells = page.locator(".jp-Notebook .jp-CodeCell")
         assert cells.count() == len(modules) + 1
