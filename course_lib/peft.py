@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import copy
 import math
-import resource
+import sys
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -260,7 +261,8 @@ class PromptTuningClassifier(MeanPoolClassifier):
         words = encoder.embeddings.word_embeddings.weight
         gen = torch.Generator().manual_seed(seed)
         # initialise from the embeddings of random vocabulary words (a common, stable choice)
-        idx = torch.randint(1000, words.shape[0], (int(n_virtual),), generator=gen)
+        low = 1000 if words.shape[0] > 2000 else 0  # skip BERT's [unused] and special tokens
+        idx = torch.randint(low, words.shape[0], (int(n_virtual),), generator=gen)
         self.prompt = nn.Parameter(words.detach()[idx].clone())
 
     @property
@@ -495,8 +497,17 @@ def peak_rss_mb() -> float:
     """The process's peak resident memory so far, in MB (``getrusage``; Linux reports KB).
 
     It never goes down, so it measures one method only in a fresh process (the lesson's
-    script runs each method in its own subprocess)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    script runs each method in its own subprocess). On Windows, where there is no
+    ``resource`` module, psutil's peak working set is used."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        import psutil
+
+        info = psutil.Process().memory_info()
+        return getattr(info, "peak_wset", info.rss) / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # macOS: bytes; Linux: KB
 
 
 # ---------------------------------------------------------------- training and the table
@@ -550,6 +561,7 @@ def run_method(
     progress: bool = True,
     model: nn.Module | None = None,
     encoder: nn.Module | None = None,
+    device: torch.device | str = "cpu",
 ) -> tuple[MethodResult, nn.Module]:
     """Build (or take) the model for ``method``, train it, and measure one table row.
 
@@ -564,12 +576,14 @@ def run_method(
     if model is None:
         model = build_method(method, r=r, alpha=alpha, bottleneck=bottleneck, n_virtual=n_virtual, seed=seed, encoder=encoder)
     report = parameter_report(model)
-    train_list = batches(train_enc, train_labels, batch_size)
+    device = torch.device(device)
+    model.to(device)
+    train_list = [{k: v.to(device) for k, v in b.items()} for b in batches(train_enc, train_labels, batch_size)]
     memory = training_memory(model, train_list[0])
     if method == "linear probe":
         t0, c0 = time.perf_counter(), time.process_time()
         feats, labels = pooled_features(model, train_list, progress=progress)
-        probe = fit_linear_probe(feats, labels, standardize=True)
+        probe = fit_linear_probe(feats.cpu(), labels.cpu(), standardize=True)
         with torch.no_grad():
             model.head.weight.copy_(probe.linear.weight / probe.std)
             model.head.bias.copy_(probe.linear.bias - (probe.linear.weight * probe.mean / probe.std).sum(1))
@@ -578,9 +592,9 @@ def run_method(
         used_lr = lr if lr is not None else DEFAULT_LR[method]
         loader = EpochBatches(train_enc, train_labels, batch_size, seed=seed)
         c0 = time.process_time()
-        hist = fit(model, loader, epochs=epochs, lr=used_lr, progress=progress, desc=method)
+        hist = fit(model, loader, epochs=epochs, lr=used_lr, progress=progress, desc=method, device=device)
         sec, cpu, used_epochs = hist.seconds / epochs, (time.process_time() - c0) / epochs, epochs
-    _, acc = evaluate(model, test_batches)
+    _, acc = evaluate(model, test_batches, device)
     result = MethodResult(
         method=method,
         trainable=report["trainable"],
@@ -641,7 +655,9 @@ def peft_reference_lora(encoder: nn.Module, r: int = 8, alpha: float = 16.0, tar
     if not hasattr(peft, "LoraConfig"):
         raise ImportError("`import peft` did not reach the Hugging Face peft package")
     config = peft.LoraConfig(r=r, lora_alpha=alpha, target_modules=list(targets), lora_dropout=0.0, bias="none")
-    return peft.get_peft_model(copy.deepcopy(encoder), config)
+    with warnings.catch_warnings():  # a deprecation notice from inside transformers, not ours
+        warnings.simplefilter("ignore", FutureWarning)
+        return peft.get_peft_model(copy.deepcopy(encoder), config)
 
 
 @torch.no_grad()
@@ -650,7 +666,7 @@ def copy_lora_weights_to_peft(course_model: nn.Module, peft_model: nn.Module) ->
     peft model (matched by module path); return how many layers were copied."""
     theirs = {}
     for name, module in peft_model.named_modules():
-        if hasattr(module, "lora_A") and isinstance(getattr(module, "lora_A"), nn.ModuleDict) and "default" in module.lora_A:
+        if hasattr(module, "lora_A") and isinstance(module.lora_A, nn.ModuleDict) and "default" in module.lora_A:
             key = name.split("base_model.model.", 1)[-1]
             theirs[key] = module
     n = 0
@@ -682,18 +698,22 @@ def lora_count_text(r: int, alpha: float, hidden: int = 384, layers: int = 6, en
     )
 
 
+def _pre(text: str) -> str:
+    import html
+
+    return f"<pre style='margin:0'>{html.escape(text)}</pre>"
+
+
 def widget_demo():
     """Rank r and alpha sliders that update LoRA's parameter count at once (no model needed)."""
     import ipywidgets as widgets
 
     r = widgets.IntSlider(value=8, min=1, max=64, description="rank r", continuous_update=False)
     alpha = widgets.FloatSlider(value=16, min=1, max=64, step=1, description="alpha", continuous_update=False)
-    out = widgets.Output()
+    out = widgets.HTML()
 
     def show(*_):
-        out.clear_output(wait=True)
-        with out:
-            print(lora_count_text(r.value, alpha.value))
+        out.value = _pre(lora_count_text(r.value, alpha.value))
 
     r.observe(show, names="value")
     alpha.observe(show, names="value")
@@ -706,15 +726,99 @@ def method_picker(rows: Sequence[dict]):
     import ipywidgets as widgets
 
     pick = widgets.Dropdown(options=[row["method"] for row in rows], description="method")
-    out = widgets.Output()
+    out = widgets.HTML()
 
     def show(*_):
-        out.clear_output(wait=True)
-        with out:
-            print(format_table(rows, highlight=pick.value))
-            row = next(x for x in rows if x["method"] == pick.value)
-            print(f"\n{pick.value}: {row['trainable']:,} trainable parameters, {100 * row['accuracy']:.1f} % accuracy")
+        row = next(x for x in rows if x["method"] == pick.value)
+        out.value = _pre(format_table(rows, highlight=pick.value) + f"\n\n{pick.value}: {row['trainable']:,} "
+                         f"trainable parameters, {100 * row['accuracy']:.1f} % accuracy")
 
     pick.observe(show, names="value")
     show()
     return widgets.VBox([pick, out])
+
+
+def lora_trainer(train_enc: dict[str, torch.Tensor], train_labels, test_batches: Sequence[dict], epochs: int = 2, seed: int = 0):
+    """Rank and alpha sliders (parameter count at once) and a Train button that fine-tunes
+    MiniLM with LoRA at that rank on the given (small) set, with a progress bar, and reports
+    test accuracy. Keep the set small: the button should finish in under 30 seconds."""
+    import ipywidgets as widgets
+
+    r = widgets.IntSlider(value=8, min=1, max=32, description="rank r", continuous_update=False)
+    alpha = widgets.FloatSlider(value=16, min=1, max=64, step=1, description="alpha", continuous_update=False)
+    lr = widgets.FloatLogSlider(value=5e-4, base=10, min=-5, max=-2, description="lr", continuous_update=False)
+    button = widgets.Button(description="Train", button_style="primary")
+    counts, log = widgets.HTML(), widgets.Output()
+
+    def show(*_):
+        counts.value = _pre(lora_count_text(r.value, alpha.value))
+
+    def train(_):
+        button.disabled = True
+        log.clear_output()
+        with log:
+            try:
+                res, _ = run_method("LoRA", train_enc, train_labels, test_batches, epochs=epochs, lr=lr.value,
+                                    r=r.value, alpha=alpha.value, seed=seed)
+                print(f"LoRA r={r.value}, alpha={alpha.value:g}, lr={lr.value:.1e}: {res.trainable:,} trainable "
+                      f"({res.percent:.3f} %), test accuracy {100 * res.accuracy:.1f} % "
+                      f"({res.seconds_per_epoch:.1f} s per epoch)")
+            finally:
+                button.disabled = False
+
+    r.observe(show, names="value")
+    alpha.observe(show, names="value")
+    button.on_click(train)
+    show()
+    return widgets.VBox([widgets.HBox([r, alpha, lr]), counts, button, log])
+
+
+def load_committed_table(path=None) -> dict:
+    """The n = 500 table and rank sweep that scripts/lesson06_table.py committed (checksum
+    verified through the asset registry, entry ``lesson06-table``)."""
+    import json
+    from pathlib import Path
+
+    from course_lib import assets
+
+    path = Path(path) if path else assets.path("lesson06-table")
+    return json.loads(path.read_text())
+
+
+def plot_tradeoff(rows: Sequence[dict], title: str = "", ax=None):
+    """Accuracy against the percentage of parameters trained (log scale), one point per method."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.8))
+    for row in rows:
+        ax.scatter(row["percent"], 100 * row["accuracy"], s=40)
+        ax.annotate(row["method"], (row["percent"], 100 * row["accuracy"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.axhline(50, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set(xlabel="parameters trained (%, log scale)", ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_memory(rows: Sequence[dict], title: str = "", ax=None):
+    """Stacked bars of the training-memory accounting (weights, gradients, AdamW, activations)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.4))
+    parts = ["weights", "gradients", "optimizer", "activations"]
+    bottom = np.zeros(len(rows))
+    names = [row["method"] for row in rows]
+    for part in parts:
+        vals = np.array([row["memory"][part] / 2**20 for row in rows])
+        ax.bar(names, vals, bottom=bottom, label=part)
+        bottom += vals
+    ax.set(ylabel="MB for one training step", title=title)
+    ax.tick_params(axis="x", rotation=15)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax

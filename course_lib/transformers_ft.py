@@ -27,7 +27,22 @@ from course_lib.textdata import TextSplit
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPT = "Review: {text}\nSentiment:"
 LABEL_WORDS = (" negative", " positive")  # index = label
+# linear-probe settings (course_lib.training.fit_linear_probe) chosen at n=100 on lesson 05's data
+PROBE_MINILM = {"weight_decay": 0.1, "standardize": False}
+PROBE_SMOLLM2 = {"weight_decay": 1e-3, "standardize": True}
 CACHE_DIR = Path(os.environ.get("COURSE_CACHE", Path.home() / ".cache" / "course_lib")) / "lesson05"
+
+RESULTS_FILE = Path(__file__).resolve().parent.parent / "data" / "lesson05" / "results.json"
+
+
+def committed_results() -> dict:
+    """The larger runs of ``scripts/lesson05_runs.py`` (config, seed, accuracies, log); {} if not made yet."""
+    import json
+
+    if not RESULTS_FILE.is_file():
+        return {}
+    return json.loads(RESULTS_FILE.read_text())
+
 
 # ---------------------------------------------------------------- pooling
 
@@ -124,7 +139,7 @@ def minilm_layers(model: nn.Module) -> nn.ModuleList:
 def freeze_minilm(model: nn.Module, n_frozen: int) -> int:
     """Freeze the embeddings and the first ``n_frozen`` encoder blocks (0 = train everything).
 
-    ``n_frozen`` equal to the number of blocks leaves only the pooler and the head trainable.
+    ``n_frozen`` equal to the number of blocks leaves only what sits on top (pooler, head) trainable.
     Returns the number of trainable parameters.
     """
     layers = minilm_layers(model)
@@ -193,22 +208,53 @@ class _EpochLoader:
 
 
 @torch.no_grad()
-def minilm_features(texts: list[str], pooling: str = "mean", max_length: int = 64, batch_size: int = 64, progress: bool = True, model=None) -> torch.Tensor:
-    """Frozen pretrained MiniLM sentence features with ``mean`` or ``cls`` pooling: [N, 384]."""
+def minilm_features(
+    texts: list[str],
+    pooling: str | tuple[str, ...] = "mean",
+    max_length: int = 64,
+    batch_size: int = 64,
+    progress: bool = True,
+    model=None,
+):
+    """Frozen pretrained MiniLM sentence features, [N, 384], with ``mean`` or ``cls`` pooling.
+
+    A tuple of poolings returns a dict of features from one pass over the texts.
+    """
     from course_lib.models import load_minilm
 
-    if pooling not in ("mean", "cls"):
-        raise InputError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+    names = (pooling,) if isinstance(pooling, str) else tuple(pooling)
+    if not names or any(p not in ("mean", "cls") for p in names):
+        raise InputError(f"pooling must be 'mean' or 'cls' (or a tuple of them), got {pooling!r}")
     model = model or load_minilm().eval()
     tok = _minilm_tokenizer()
     enc = tok(list(texts), truncation=True, max_length=max_length)
-    out = torch.zeros(len(texts), model.config.hidden_size)
+    out = {p: torch.zeros(len(texts), model.config.hidden_size) for p in names}
     groups = _batches_by_length([len(x) for x in enc["input_ids"]], batch_size)
-    for g in tqdm(groups, desc=f"MiniLM {pooling}", disable=not progress, leave=False):
+    for g in tqdm(groups, desc="MiniLM features", disable=not progress, leave=False):
         b = tok.pad({"input_ids": [enc["input_ids"][i] for i in g]}, return_tensors="pt")
         hidden = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
-        out[torch.as_tensor(g)] = POOLINGS[pooling](hidden, b["attention_mask"])
-    return out
+        for p in names:
+            out[p][torch.as_tensor(g)] = POOLINGS[p](hidden, b["attention_mask"])
+    return out[pooling] if isinstance(pooling, str) else out
+
+
+class MeanPoolClassifier(nn.Module):
+    """MiniLM (pretrained or random init) with mean pooling over real tokens and a linear head.
+
+    The encoder sits in ``.bert`` (so :func:`freeze_minilm` works); BERT's unused pooler is dropped.
+    """
+
+    def __init__(self, pretrained: bool = True, num_labels: int = 2, seed: int = 0):
+        super().__init__()
+        from course_lib.models import load_minilm
+
+        self.bert = load_minilm(pretrained=pretrained, seed=seed)
+        self.bert.pooler = None
+        self.head = nn.Linear(self.bert.config.hidden_size, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_) -> torch.Tensor:
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(mean_pool(hidden, attention_mask))
 
 
 @dataclass
@@ -228,6 +274,7 @@ def finetune_minilm(
     *,
     pretrained: bool = True,
     lr: float = 5e-5,
+    head_lr: float = 1e-3,
     epochs: int = 4,
     n_frozen: int = 0,
     batch_size: int = 16,
@@ -236,28 +283,30 @@ def finetune_minilm(
     progress: bool = True,
     desc: str | None = None,
 ) -> FinetuneResult:
-    """Fine-tune MiniLM with a fresh 2-way head (or the same network from random init); test accuracy.
-
-    AdamW with linear warm-up (10 %) and decay, the usual BERT recipe.
+    """Fine-tune MiniLM with mean pooling and a fresh 2-way head (or the same network from
+    random init); returns the test accuracy. AdamW, the encoder at ``lr`` and the new head at
+    ``head_lr``, with linear warm-up (10 %) and decay.
     """
-    from course_lib.models import load_minilm
     from course_lib.seed import seed_everything
     from course_lib.training import evaluate, fit
 
     seed_everything(seed)
-    model = load_minilm(num_labels=2, pretrained=pretrained, seed=seed)
+    model = MeanPoolClassifier(pretrained=pretrained, seed=seed)
     trainable = freeze_minilm(model, n_frozen)
     tok = _minilm_tokenizer()
     loader = _EpochLoader(train, tok, batch_size, max_length, seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    encoder_params = [p for p in model.bert.parameters() if p.requires_grad]
+    groups = [{"params": list(model.head.parameters()), "lr": head_lr}]
+    if encoder_params:
+        groups.append({"params": encoder_params, "lr": lr})
+    opt = torch.optim.AdamW(groups, weight_decay=0.01)
     total = epochs * len(loader)
     warm = max(1, total // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     t0 = time.perf_counter()
     hist = fit(model, loader, epochs=epochs, optimizer=opt, scheduler=sched, progress=progress, desc=desc or ("fine-tune" if pretrained else "random init"))
     _, acc = evaluate(model, text_loader(test, tok, batch_size=64, max_length=max_length))
-    config = dict(n=len(train), n_test=len(test), pretrained=pretrained, lr=lr, epochs=epochs, n_frozen=n_frozen, batch_size=batch_size, max_length=max_length, seed=seed)
+    config = dict(n=len(train), n_test=len(test), pretrained=pretrained, lr=lr, head_lr=head_lr, epochs=epochs, n_frozen=n_frozen, batch_size=batch_size, max_length=max_length, seed=seed)
     return FinetuneResult(acc, hist.train_loss, trainable, time.perf_counter() - t0, config)
 
 
@@ -513,7 +562,7 @@ def train_last_block(
             loss.backward()
             opt.step()
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     return clf.eval()
 
@@ -540,10 +589,8 @@ def count_trainable(module: nn.Module) -> int:
 
 @lru_cache(maxsize=1)
 def _minilm_param_table() -> tuple[int, int, tuple[int, ...], int]:
-    """(embeddings, head+pooler, per-block, total) parameter counts of MiniLM with a 2-way head."""
-    from course_lib.models import load_minilm
-
-    m = load_minilm(num_labels=2)
+    """(embeddings, head, per-block, total) parameter counts of MiniLM with mean pooling and a 2-way head."""
+    m = MeanPoolClassifier()
     emb = sum(p.numel() for p in m.bert.embeddings.parameters())
     blocks = tuple(sum(p.numel() for p in layer.parameters()) for layer in m.bert.encoder.layer)
     total = sum(p.numel() for p in m.parameters())
@@ -551,7 +598,7 @@ def _minilm_param_table() -> tuple[int, int, tuple[int, ...], int]:
 
 
 def trainable_minilm(n_frozen: int) -> tuple[int, int]:
-    """(trainable, total) parameters of MiniLM with a 2-way head and ``n_frozen`` frozen blocks."""
+    """(trainable, total) parameters of :class:`MeanPoolClassifier` with ``n_frozen`` frozen blocks."""
     emb, rest, blocks, total = _minilm_param_table()
     if not 0 <= n_frozen <= len(blocks):
         raise InputError(f"n_frozen must be between 0 and {len(blocks)}, got {n_frozen}")
@@ -562,7 +609,7 @@ def trainable_minilm(n_frozen: int) -> tuple[int, int]:
 def describe_freezing(n_frozen: int, lr: float) -> str:
     """One line for the widget: what trains, how many parameters, at which rate."""
     trainable, total = trainable_minilm(n_frozen)
-    what = "everything" if n_frozen == 0 else f"blocks {n_frozen + 1}-6 + head" if n_frozen < 6 else "head (+ pooler) only"
+    what = "everything" if n_frozen == 0 else f"blocks {n_frozen + 1}-6 + head" if n_frozen < 6 else "the head only"
     return f"frozen blocks: {n_frozen} | trains {what} | {trainable:,} of {total:,} parameters ({trainable / total:.1%}) | lr {lr:.0e}"
 
 

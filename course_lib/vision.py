@@ -154,7 +154,9 @@ def parameter_groups(
         lr = head_lr if block == "classifier" else backbone_lr * decay ** (depth - 1)
         groups.append({"params": params, "lr": lr, "name": block, "weight_decay": weight_decay})
     if not groups:
-        raise InputError("Every block is frozen: there is nothing to train. Unfreeze at least one block.")
+        raise InputError(
+            "Every block is frozen: there is nothing to train. Unfreeze at least one block."
+        )
     return groups
 
 
@@ -217,7 +219,9 @@ def first_k_per_class(labels: np.ndarray, k: int) -> np.ndarray:
     classes = np.unique(labels)
     have = min(int((labels == c).sum()) for c in classes)
     if k > have:
-        raise InputError(f"only {have} labelled images per class are available here; asked for {k}.")
+        raise InputError(
+            f"only {have} labelled images per class are available here; asked for {k}."
+        )
     return np.sort(np.concatenate([np.flatnonzero(labels == c)[:k] for c in classes]))
 
 
@@ -232,7 +236,10 @@ def probe_accuracy(
     """Fit a linear probe on the first ``k`` cached examples per class; return test accuracy."""
     idx = first_k_per_class(train_labels, k)
     head = fit_linear_probe(
-        train_features[idx], torch.as_tensor(np.asarray(train_labels)[idx]), NUM_CLASSES, weight_decay
+        train_features[idx],
+        torch.as_tensor(np.asarray(train_labels)[idx]),
+        NUM_CLASSES,
+        weight_decay,
     )
     with torch.no_grad():
         return accuracy(head(test_features), torch.as_tensor(np.asarray(test_labels)))
@@ -248,7 +255,13 @@ class AugmentedLoader:
     """
 
     def __init__(
-        self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 32, shift: int = 0, flip: bool = False, seed: int = 0
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int = 32,
+        shift: int = 0,
+        flip: bool = False,
+        seed: int = 0,
     ):
         if len(x) == 0:
             raise InputError("no training images")
@@ -269,7 +282,9 @@ class AugmentedLoader:
             padded = nn.functional.pad(x, (s, s, s, s), value=fill)
             dx, dy = torch.randint(0, 2 * s + 1, (2, len(x)), generator=self.gen)
             h, w = x.shape[-2:]
-            x = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(len(x))])
+            x = torch.stack(
+                [padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(len(x))]
+            )
         return x
 
     def __iter__(self):
@@ -415,7 +430,7 @@ def gradual_unfreeze(
 
 
 class SmallCNN(nn.Module):
-    """Three conv blocks (conv-BN-ReLU x2, max-pool) and a linear layer: ~94k parameters.
+    """Three conv blocks (conv-BN-ReLU x2, max-pool) and a linear layer: about 73k parameters.
 
     Built for 28 x 28 one-channel silhouettes: a strong, cheap baseline from scratch.
     """
@@ -432,7 +447,9 @@ class SmallCNN(nn.Module):
 
         w = width
         self.features = nn.Sequential(block(1, w // 2), block(w // 2, w), block(w, 2 * w))
-        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(2 * w, num_classes))
+        self.classifier = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(2 * w, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -456,7 +473,7 @@ def train_small_cnn(
     device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> tuple[nn.Module, RunResult]:
-    """Train :class:`SmallCNN` from random init (AdamW + OneCycle, flips and 2-px shifts)."""
+    """Train :class:`SmallCNN` (73k parameters) from random init (AdamW + OneCycle, flips and 2-px shifts)."""
     torch.manual_seed(seed)
     model = SmallCNN()
     x = small_cnn_inputs(train.images)
@@ -471,7 +488,9 @@ def train_small_cnn(
     _, acc = evaluate(model, batches(test_x, test_y, 500), device)
     hist.val_acc.append(acc)
     cfg = dict(epochs=n_epochs, batch_size=batch_size, lr=lr, seed=seed, n_train=len(x))
-    return model, RunResult("small CNN", acc, hist, time.perf_counter() - t0, count_parameters(model), cfg)
+    return model, RunResult(
+        "small CNN", acc, hist, time.perf_counter() - t0, count_parameters(model), cfg
+    )
 
 
 # --------------------------------------------------------------------- widgets
@@ -510,6 +529,7 @@ def freeze_panel(model: nn.Module):
     box = W.VBox([W.HTML("Pressed = trainable (unfrozen)."), W.HBox(list(toggles.values())), label])
     box.toggles = toggles  # for tests and the notebook
     box.label = label
+    box.model = model
     return box
 
 
@@ -569,26 +589,34 @@ def train_panel(
             try:
                 blocks = [b for b, t in freezer.toggles.items() if t.value]
                 if not blocks:
-                    raise InputError("Every block is frozen: there is nothing to train. Press at least one toggle.")
+                    raise InputError(
+                        "Every block is frozen: there is nothing to train. Press at least one toggle."
+                    )
                 _, res = finetune_efficientnet(
                     train, test_x, test_y, model=model_factory(), blocks=blocks, head_lr=head_s.value,
                     backbone_lr=back_s.value, epochs=epochs, min_steps=0, size=size, device=device,
                     name="Train", on_epoch_end=on_epoch,
                 )  # fmt: skip
-                print(f"test accuracy {res.test_acc:.1%} after {res.config['epochs']} epochs, "
-                      f"{res.trainable:,} trainable parameters, {res.seconds:.1f} s")  # fmt: skip
+                box.message = (
+                    f"test accuracy {res.test_acc:.1%} after {res.config['epochs']} epochs, "
+                    f"{res.trainable:,} trainable parameters, {res.seconds:.1f} s"
+                )
             except CourseError as e:
-                print(f"{type(e).__name__}: {e}")
+                box.message = f"{type(e).__name__}: {e}"
             finally:
                 button.disabled = False
+            print(box.message)
 
     button.on_click(on_click)
     box = W.VBox([freezer, head_s, back_s, button, out, plot_out])
     box.freezer, box.button, box.output, box.sliders = freezer, button, out, (head_s, back_s)
+    box.message = ""
     return box
 
 
-def probe_slider(train_features, train_labels, test_features, test_labels, k: int = 10, max_k: int | None = None):
+def probe_slider(
+    train_features, train_labels, test_features, test_labels, k: int = 10, max_k: int | None = None
+):
     """A labels-per-class slider; each change refits the linear probe on cached features."""
     import ipywidgets as W
 
@@ -604,15 +632,20 @@ def probe_slider(train_features, train_labels, test_features, test_labels, k: in
             out.clear_output(wait=True)
             t0 = time.perf_counter()
             try:
-                acc = probe_accuracy(train_features, train_labels, test_features, test_labels, slider.value)
-                print(f"k = {slider.value:3d}: probe test accuracy {acc:.1%} (refit in {time.perf_counter() - t0:.2f} s)")
+                acc = probe_accuracy(
+                    train_features, train_labels, test_features, test_labels, slider.value
+                )
+                box.accuracy = acc
+                box.text = f"k = {slider.value:3d}: probe test accuracy {acc:.1%} (refit in {time.perf_counter() - t0:.2f} s)"
             except CourseError as e:
-                print(f"{type(e).__name__}: {e}")
+                box.accuracy = None
+                box.text = f"{type(e).__name__}: {e}"
+            print(box.text)
 
-    slider.observe(show, names="value")
-    show()
     box = W.VBox([slider, out])
     box.slider, box.output = slider, out
+    slider.observe(show, names="value")
+    show()
     return box
 
 

@@ -332,7 +332,7 @@ def k_subset(cache: dict[str, np.ndarray], k: int) -> tuple[torch.Tensor, torch.
     keep = cache["train_rank"] < k
     if k < 1 or k > int(cache["train_rank"].max()) + 1:
         raise InputError(f"the feature cache holds k from 1 to {int(cache['train_rank'].max()) + 1}, got {k}")
-    return torch.from_numpy(cache["train"][keep].astype(np.float32)), torch.from_numpy(cache["train_labels"][keep])
+    return torch.from_numpy(cache["train"][keep].astype(np.float32)), torch.from_numpy(cache["train_labels"][keep].astype(np.int64))
 
 
 # ---------------------------------------------------------------- a small ViT from scratch
@@ -430,20 +430,22 @@ def patch_size_widget(photos: dict[str, np.ndarray]):
 
     patch = w.SelectionSlider(options=[8, 14, 16, 28, 32, 56], value=14, description="patch px", continuous_update=False)
     name = w.Dropdown(options=list(photos), description="photo")
+    info = w.HTML()
     out = w.Output()
 
     def show(change=None):
+        n = (224 // patch.value) ** 2
+        info.value = f"{n} patch tokens + 1 CLS token; attention compares {(n + 1) ** 2:,} pairs per head"
         with out:
             out.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(4, 4))
-            n = draw_patch_grid(ax, photos[name.value], patch.value)
+            draw_patch_grid(ax, photos[name.value], patch.value)
             plt.show()
-            print(f"{n} patch tokens + 1 CLS token; attention compares {(n + 1) ** 2:,} pairs per head")
 
     patch.observe(show, names="value")
     name.observe(show, names="value")
     show()
-    return w.VBox([w.HBox([name, patch]), out])
+    return w.VBox([w.HBox([name, patch]), info, out])
 
 
 class AttentionExplorer:

@@ -14,7 +14,7 @@ Usage::
     python scripts/build_clip_pairs.py --emoji-tgz emoji-datasource-google-16.0.0.tgz \\
         --openclipart-root DIR   # DIR/usr/share/openclipart/{png,svg}
 
-Writes ``data/lesson08/pairs.npz`` (images: N x 64 x 64 x 3 uint8 on white, compressed) and
+Writes ``data/lesson08/pairs.npz`` (images: N x 48 x 48 x 3 uint8 on white, compressed) and
 ``data/lesson08/pairs.json`` (caption, source, category per image, plus the build config).
 Captions are lower-cased and whitespace-normalised; captions used by more than
 ``MAX_REPEATS`` images (collection titles such as "gramastar") are dropped, since a caption that
@@ -37,7 +37,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "lesson08"
-SIZE = 64
+SIZE = 48
 MAX_REPEATS = 5
 TITLE = re.compile(r"<dc:title>\s*([^<]*?)\s*</dc:title>", re.S)
 

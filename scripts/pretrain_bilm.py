@@ -138,7 +138,7 @@ def main() -> int:
     ap.add_argument("--proj", type=int, default=176)
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--dropout", type=float, default=0.2)
     ap.add_argument("--bptt", type=int, default=64)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -148,6 +148,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=4.0)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-tokens", type=int, default=300_000, help="valid tokens for the periodic check")
+    ap.add_argument("--probe-steps", type=int, default=60, help="steps timed to fit --minutes")
+    ap.add_argument("--final-eval-tokens", type=int, default=0, help="cap on valid/test tokens (0: all)")
     ap.add_argument("--max-train-tokens", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None)
@@ -197,8 +199,9 @@ def main() -> int:
 
     total_steps = args.steps or 10**9
     step, epoch, history = 0, 0, []
+    best = (float("inf"), 0, None)  # (mean valid-check perplexity, step, state on the CPU)
     t_train = time.perf_counter()
-    speed_probe_at = 60
+    speed_probe_at = args.probe_steps
     done = False
     tokens_seen = 0
     while not done:
@@ -227,24 +230,33 @@ def main() -> int:
                 per_step = (time.perf_counter() - t_train) / step
                 budget = args.minutes * 60 - (time.perf_counter() - t_train)
                 evals = 1 + budget / per_step / args.eval_every
-                total_steps = step + int(budget / per_step * 0.93 - evals * 2)
+                eval_cost = 0.5 * args.eval_tokens / (args.batch * args.bptt) + 2  # in steps
+                total_steps = step + int(budget / per_step * 0.93 - evals * eval_cost)
                 log(f"speed: {per_step * 1000:.1f} ms/step ({x.numel() / per_step:,.0f} tokens/s); "
                     f"training for {total_steps} steps", lines)
             if step % args.eval_every == 0 or step >= total_steps:
                 pf, pb = evaluate(model, valid_check, args.batch, device)
+                if (pf + pb) / 2 < best[0]:
+                    best = ((pf + pb) / 2, step, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
                 el = time.perf_counter() - t_train
-                history.append({"step": step, "epoch": epoch, "lr": lr, "train_loss": float(loss),
+                history.append({"step": step, "epoch": epoch, "lr": lr, "train_loss": float(loss.detach()),
                                 "valid_ppl_forward": pf, "valid_ppl_backward": pb, "seconds": el})
-                log(f"step {step:6d} epoch {epoch} lr {lr:.2e} loss {float(loss):.3f} valid ppl "
+                log(f"step {step:6d} epoch {epoch} lr {lr:.2e} loss {float(loss.detach()):.3f} valid ppl "
                     f"fwd {pf:.1f} bwd {pb:.1f}  ({el:.0f} s)", lines)
             if step >= total_steps:
                 done = True
                 break
     train_seconds = time.perf_counter() - t_train
+    if best[2] is not None and best[1] != step:
+        model.load_state_dict(best[2])
+        log(f"keeping the best checkpoint by valid perplexity: step {best[1]} of {step}", lines)
 
     ppl = {}
     for split in ("valid", "test"):
-        f, b = evaluate(model, windows(streams[split], args.bptt), args.batch, device)
+        w = windows(streams[split], args.bptt)
+        if args.final_eval_tokens:
+            w = w[: max(1, args.final_eval_tokens // args.bptt)]
+        f, b = evaluate(model, w, args.batch, device)
         ppl[split] = {"forward": round(f, 2), "backward": round(b, 2)}
     log(f"held-out perplexity ({args.bptt}-token windows, no carried state): valid fwd "
         f"{ppl['valid']['forward']} bwd {ppl['valid']['backward']}; test fwd {ppl['test']['forward']} "
@@ -271,6 +283,7 @@ def main() -> int:
         "unk_rate": unk_rate,
         "parameters": n_params,
         "steps": step,
+        "kept_step": best[1],
         "epochs": epoch,
         "tokens_seen": tokens_seen,
         "train_seconds": round(train_seconds, 1),

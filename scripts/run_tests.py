@@ -24,8 +24,10 @@ def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     args = [a for a in argv if a != "--quick"]
     py = sys.executable
-    env = dict(os.environ, PYTHONUNBUFFERED="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+    # No MPLBACKEND here: notebook kernels must keep their inline backend (figures are outputs).
+    env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                PYDEVD_DISABLE_FILE_VALIDATION="1")  # fmt: skip
+    env.pop("MPLBACKEND", None)
     print("== ruff", flush=True)
     rc = subprocess.call([py, "-m", "ruff", "check", "course_lib", "scripts", "tests", "course.py"], cwd=ROOT, env=env)
     if rc != 0:

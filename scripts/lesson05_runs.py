@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Lesson 05's larger runs, too slow for the notebook: results go to data/lesson05/results.json.
+
+MiniLM (frozen-feature probe, full fine-tuning, the same network from random init) and
+SmolLM2-135M (zero-shot, few-shot, last-token probe, last block + head) on the Pang & Lee
+sentence-polarity task (MiniLM: the fixed 1,000-sentence test set; SmolLM2: a stratified 500 of it), at n = 100 and 500 labels.
+Seeded; the config, timings and software versions are saved with the numbers. Results are
+written after each step, so a partial run still leaves what it finished.
+
+    python scripts/lesson05_runs.py            # about 15-30 CPU minutes on 2 cores
+    python scripts/lesson05_runs.py --quick    # a tiny smoke run (nothing written)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from course_lib import transformers_ft as tf
+from course_lib.seed import seed_everything
+from course_lib.textdata import polarity_test, polarity_train
+from course_lib.training import fit_linear_probe
+
+OUT = Path(__file__).resolve().parent.parent / "data" / "lesson05" / "results.json"
+CONFIG = {
+    "seed": 0,
+    "ns": [100, 500],
+    "n_test_minilm": 1000,
+    "n_test_smollm2": 500,
+    "minilm": {"max_length": 64, "batch_size": 16, "epochs": 4, "lr_pretrained": 5e-5, "lr_random": 2e-4, "head_lr": 1e-3, "warmup": 0.1,
+               "head": "mean pooling + linear"},
+    "smollm2": {"prompt": tf.PROMPT, "label_words": list(tf.LABEL_WORDS), "max_length": 48, "few_shot_k": 4, "few_shot_test": 200,
+                "last_block": {"epochs": 4, "lr": 1e-4, "batch_size": 16}},
+    "probe_minilm": tf.PROBE_MINILM,
+    "probe_smollm2": tf.PROBE_SMOLLM2,
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    cfg = json.loads(json.dumps(CONFIG))
+    if args.quick:
+        cfg.update(ns=[20], n_test_minilm=40, n_test_smollm2=40)
+        cfg["smollm2"]["few_shot_test"] = 10
+        cfg["minilm"]["epochs"] = 1
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    seed = seed_everything(cfg["seed"])
+    results: dict = {
+        "config": cfg,
+        "made_by": "scripts/lesson05_runs.py",
+        "software": {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads()},
+        "minilm": {},
+        "smollm2": {},
+    }
+    log: list[str] = []
+    results["log"] = log
+
+    def save(msg: str) -> None:
+        print(msg, flush=True)
+        log.append(msg)
+        if not args.quick:
+            OUT.parent.mkdir(parents=True, exist_ok=True)
+            OUT.write_text(json.dumps(results, indent=1) + "\n")
+
+    # ---- MiniLM
+    mc = cfg["minilm"]
+    mi = results["minilm"]
+    test = tf.subset(polarity_test(), cfg["n_test_minilm"], seed=seed)
+    feats_test = tf.minilm_features(test.texts, "mean", max_length=mc["max_length"])
+    for n in cfg["ns"]:
+        train = polarity_train(n)
+        ftr = tf.minilm_features(train.texts, "mean", max_length=mc["max_length"])
+        probe = fit_linear_probe(ftr, torch.as_tensor(train.labels), num_classes=2, **cfg["probe_minilm"])
+        row = {"probe": round(tf.accuracy(probe(feats_test).argmax(1), test.labels), 4)}
+        for pretrained, lr in ((True, mc["lr_pretrained"]), (False, mc["lr_random"])):
+            r = tf.finetune_minilm(train, test, pretrained=pretrained, lr=lr, head_lr=mc["head_lr"], epochs=mc["epochs"], batch_size=mc["batch_size"], max_length=mc["max_length"], seed=seed)
+            key = "finetune" if pretrained else "random_init"
+            row[key] = round(r.accuracy, 4)
+            row[f"{key}_seconds"] = round(r.seconds, 1)
+            mi[f"n{n}"] = row
+            save(f"MiniLM n={n} {key}: {r.accuracy:.3f} ({r.seconds:.0f} s)")
+    # ---- SmolLM2
+    test = tf.subset(polarity_test(), cfg["n_test_smollm2"], seed=seed)
+    t0 = time.perf_counter()
+    model, tok = tf.load_smollm2()
+    sc = cfg["smollm2"]
+    save(f"SmolLM2 loaded in {time.perf_counter() - t0:.0f} s")
+    t0 = time.perf_counter()
+    fte = tf.decoder_features(model, tok, test.texts, max_length=sc["max_length"], keep_block_input=True)
+    y_test = torch.as_tensor(test.labels)
+    sm = results["smollm2"]
+    sm["test_seconds"] = round(time.perf_counter() - t0, 1)
+    sm["zero_shot"] = round(tf.accuracy(tf.zero_shot_predict(fte.scores), y_test), 4)
+    save(f"zero-shot {sm['zero_shot']:.3f} ({sm['test_seconds']} s for {len(test)} test sentences)")
+    big = polarity_train(max(cfg["ns"]))
+    ftr_all = tf.decoder_features(model, tok, big.texts, max_length=sc["max_length"], keep_block_input=True)
+    for n in cfg["ns"]:
+        train = polarity_train(n)
+        pos = [big.texts.index(t) for t in train.texts]
+        last = ftr_all.last[pos]
+        probe = fit_linear_probe(last, torch.as_tensor(train.labels), num_classes=2, **cfg["probe_smollm2"])
+        acc_probe = tf.accuracy(probe(fte.last).argmax(1), y_test)
+        t0 = time.perf_counter()
+        sub = tf.DecoderFeatures(last, ftr_all.scores[pos], ftr_all.lengths[pos], ftr_all.block_input[pos])
+        lb = sc["last_block"]
+        clf = tf.train_last_block(model, tok, sub, train.labels, epochs=lb["epochs"], lr=lb["lr"], batch_size=lb["batch_size"], seed=seed)
+        acc_block = tf.accuracy(tf.predict_last_block(clf, fte), y_test)
+        sm[f"n{n}"] = {"probe": round(acc_probe, 4), "last_block": round(acc_block, 4), "last_block_seconds": round(time.perf_counter() - t0, 1)}
+        save(f"SmolLM2 n={n}: last-token probe {acc_probe:.3f}, last block + head {acc_block:.3f}")
+    del ftr_all
+    # ---- few-shot last (the least needed number)
+    test = tf.subset(polarity_test(), cfg["n_test_smollm2"], seed=seed)
+    few_test = tf.subset(test, sc["few_shot_test"], seed=seed)
+    prefix = tf.few_shot_prefix(tf.subset(polarity_train(100), sc["few_shot_k"], seed=seed))
+    zero = tf.decoder_features(model, tok, few_test.texts, max_length=sc["max_length"])
+    few = tf.decoder_features(model, tok, few_test.texts, max_length=sc["max_length"], prefix=prefix)
+    sm["few_shot"] = {
+        "n_test": len(few_test),
+        "zero_shot_same_subset": round(tf.accuracy(tf.zero_shot_predict(zero.scores), few_test.labels), 4),
+        "few_shot": round(tf.accuracy(tf.zero_shot_predict(few.scores), few_test.labels), 4),
+    }
+    save(f"few-shot (k={sc['few_shot_k']}) {sm['few_shot']}")
+
+    save("done")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Unit tests for course_lib.peft (lesson 06): LoRA, merging, adapters, prompt tuning, accounting."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib import peft as P
+from course_lib.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def tiny_bert():
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=40)
+    return BertModel(cfg).eval()
+
+
+@pytest.fixture
+def inputs():
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 50, (3, 7), generator=g)
+    mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5])
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _out(model, inputs):
+    with torch.no_grad():
+        return model(**inputs).last_hidden_state
+
+
+def test_real_peft_package_is_not_shadowed():
+    import peft
+
+    assert hasattr(peft, "LoraConfig") and P.__name__ == "course_lib.peft"
+
+
+def test_lora_linear_zero_b_equals_base_and_counts():
+    base = nn.Linear(6, 5)
+    lora = P.LoRALinear(base, r=2, alpha=4)
+    x = torch.randn(3, 6)
+    assert torch.equal(lora(x), base(x))
+    trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
+    assert sorted(trainable) == ["A", "B"]
+    assert sum(p.numel() for p in lora.parameters() if p.requires_grad) == P.lora_parameter_count(6, 5, 2)
+
+
+def test_lora_forward_formula_and_merge():
+    torch.manual_seed(1)
+    base = nn.Linear(6, 5)
+    lora = P.LoRALinear(base, r=3, alpha=12)
+    with torch.no_grad():
+        lora.B.normal_()
+    x = torch.randn(4, 6)
+    expected = x @ base.weight.T + base.bias + 4.0 * (x @ lora.A.T @ lora.B.T)
+    assert torch.allclose(lora(x), expected, atol=1e-5)
+    merged = lora.merge()
+    assert isinstance(merged, nn.Linear) and not any(p.requires_grad for p in merged.parameters())
+    assert torch.allclose(merged(x), lora(x), atol=1e-5)
+    assert torch.allclose(base.weight, lora.base.weight)  # merging does not touch the frozen W
+
+
+def test_lora_rejects_bad_input():
+    with pytest.raises(InputError):
+        P.LoRALinear(nn.Linear(3, 3), r=0)
+    with pytest.raises(InputError):
+        P.LoRALinear(nn.Conv1d(3, 3, 1))
+
+
+def test_inject_merge_and_match_peft_library(tiny_bert, inputs):
+    base_out = _out(tiny_bert, inputs)
+    model = copy.deepcopy(tiny_bert)
+    layers = P.inject_lora(model, r=4, alpha=8)
+    assert len(layers) == 4  # query and value in 2 layers
+    assert torch.equal(_out(model, inputs), base_out)
+    with torch.no_grad():
+        for layer in layers:
+            layer.B.normal_(0, 0.1)
+    ours = _out(model, inputs)
+    assert (ours - base_out).abs().max() > 1e-3
+    theirs = P.peft_reference_lora(tiny_bert, r=4, alpha=8)
+    assert P.copy_lora_weights_to_peft(model, theirs) == 4
+    assert torch.allclose(_out(theirs, inputs), ours, atol=1e-5)
+    n_base = sum(p.numel() for p in tiny_bert.parameters())
+    assert P.merge_lora(model) == 4
+    assert sum(p.numel() for p in model.parameters()) == n_base
+    assert torch.allclose(_out(model, inputs), ours, atol=1e-5)
+    assert not P.lora_layers(model)
+
+
+def test_lora_injection_is_seeded(tiny_bert):
+    a, b = copy.deepcopy(tiny_bert), copy.deepcopy(tiny_bert)
+    la, lb = P.inject_lora(a, seed=3), P.inject_lora(b, seed=3)
+    assert all(torch.equal(x.A, y.A) for x, y in zip(la, lb, strict=True))
+    with pytest.raises(InputError):
+        P.inject_lora(copy.deepcopy(tiny_bert), targets=("nothing",))
+
+
+def test_adapter_identity_at_init_and_formula(tiny_bert, inputs):
+    ad = P.BottleneckAdapter(16, 4)
+    x = torch.randn(2, 3, 16)
+    assert torch.equal(ad(x), x)
+    with torch.no_grad():
+        ad.up.weight.normal_()
+    ref = x + nn.functional.gelu(x @ ad.down.weight.T + ad.down.bias) @ ad.up.weight.T + ad.up.bias
+    assert torch.allclose(ad(x), ref, atol=1e-5)
+    model = copy.deepcopy(tiny_bert)
+    adapters = P.inject_adapters(model, bottleneck=4)
+    assert len(adapters) == 4
+    assert torch.allclose(_out(model, inputs), _out(tiny_bert, inputs), atol=0)
+    assert sum(p.numel() for a in adapters for p in a.parameters()) == P.adapter_parameter_count(16, 4, 4)
+
+
+def test_prompt_tuning_shapes_and_mask(tiny_bert, inputs):
+    model = P.PromptTuningClassifier(copy.deepcopy(tiny_bert), num_labels=3, n_virtual=5)
+    logits = model(**inputs)
+    assert logits.shape == (3, 3) and model.prompt.shape == (5, 16)
+    # padding still has no influence: change padded ids, same output
+    changed = dict(inputs)
+    changed["input_ids"] = inputs["input_ids"].clone()
+    changed["input_ids"][2, 2:] = 1
+    with torch.no_grad():
+        assert torch.allclose(model(**changed), model(**inputs), atol=1e-5)
+    logits.sum().backward()
+    assert model.prompt.grad is not None and model.prompt.grad.abs().sum() > 0
+
+
+def test_mean_pool_ignores_padding():
+    h = torch.randn(2, 4, 3)
+    m = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    out = P.mean_pool(h, m)
+    assert torch.allclose(out[0], h[0, :2].mean(0)) and torch.allclose(out[1], h[1].mean(0))
+
+
+@pytest.mark.parametrize("method", P.METHODS)
+def test_counts_on_minilm_match_formulas(method):
+    model = P.build_method(method)
+    rep = P.parameter_report(model)
+    assert rep["trainable"] == P.trainable_by_method(method)
+    assert rep["total"] == P.total_by_method(method)
+    if method == "LoRA":
+        assert rep["percent"] < 1.0
+
+
+def test_counts_match_formulas_for_other_sizes():
+    assert P.trainable_by_method("LoRA", hidden=64, layers=2, r=4) == 2 * 2 * 4 * 128 + 130
+    assert P.trainable_by_method("adapter", hidden=64, layers=2, bottleneck=8) == (
+        4 * (2 * 64 * 8 + 8 + 64) + 5 * 128 + 130)
+    with pytest.raises(InputError):
+        P.trainable_by_method("nope")
+    with pytest.raises(InputError):
+        P.build_method("nope")
+
+
+def test_training_memory_accounting(tiny_bert, inputs):
+    batch = dict(inputs, labels=torch.tensor([0, 1, 0]))
+    full = P.MeanPoolClassifier(copy.deepcopy(tiny_bert))
+    probe = P.MeanPoolClassifier(copy.deepcopy(tiny_bert))
+    P.freeze_all_but(probe, ["head."])
+    lora = P.MeanPoolClassifier(copy.deepcopy(tiny_bert))
+    P.inject_lora(lora.encoder, r=2)
+    P.freeze_all_but(lora, [".A", ".B", "head."])
+    m_full, m_lora = P.training_memory(full, batch), P.training_memory(lora, batch)
+    n_full = sum(p.numel() for p in full.parameters())
+    assert m_full["gradients"] == 4 * n_full and m_full["optimizer"] == 8 * n_full
+    assert m_lora["gradients"] < 0.2 * m_full["gradients"]
+    assert m_full["activations"] > 0 and m_lora["activations"] > 0
+    # the probe here trains its head, so autograd keeps only the head's input
+    assert P.training_memory(probe, batch)["activations"] < 0.2 * m_full["activations"]
+    assert all(p.grad is None for p in full.parameters())  # the measurement leaves no gradients
+
+
+def test_batches_trim_padding_and_epoch_shuffle():
+    enc = {"input_ids": torch.arange(40).reshape(5, 8), "attention_mask": torch.tensor(
+        [[1] * 3 + [0] * 5, [1] * 2 + [0] * 6, [1] * 8, [1] * 1 + [0] * 7, [1] * 4 + [0] * 4])}
+    out = P.batches(enc, [0, 1, 0, 1, 0], batch_size=2)
+    assert [b["input_ids"].shape[1] for b in out] == [3, 8, 4]
+    loader = P.EpochBatches(enc, [0, 1, 0, 1, 0], batch_size=2, seed=0)
+    assert len(loader) == 3
+    e1 = torch.cat([b["labels"] for b in loader])
+    assert sorted(e1.tolist()) == [0, 0, 0, 1, 1]
+
+
+def test_format_table_and_text():
+    row = {"method": "LoRA", "percent": 0.327, "accuracy": 0.784, "memory_mb": 155.0,
+           "seconds_per_epoch": 12.1, "cpu_seconds_per_epoch": 24.0, "trainable": 74498}
+    text = P.format_table([row, dict(row, method="adapter")], highlight="adapter")
+    assert "78.4%" in text and "0.327%" in text
+    assert text.splitlines()[-1].startswith("->adapter")
+    t = P.lora_count_text(8, 16)
+    assert "73,728" in t and "scaling alpha/r = 2" in t
+
+
+def test_widgets_update():
+    w = P.widget_demo()
+    r_slider, out = w.children[0].children[0], w.children[1]
+    before = out.value
+    r_slider.value = 2
+    after = out.value
+    assert "r = 2" in after and after != before
+    rows = [{"method": m, "percent": 1.0, "accuracy": 0.7, "memory_mb": 1.0, "seconds_per_epoch": 1.0,
+             "cpu_seconds_per_epoch": 1.0, "trainable": 10} for m in ["a", "b"]]
+    picker = P.method_picker(rows)
+    picker.children[0].value = "b"
+    assert "-&gt;b" in picker.children[1].value
+
+
+def test_committed_table_is_complete():
+    data = P.load_committed_table()
+    assert {"n", "max_length", "epochs", "seed", "lr"} <= set(data["config"])
+    methods = [r["method"] for r in data["table"]]
+    assert set(P.METHODS) <= set(methods) and "random init" in methods
+    assert [r["r"] for r in data["rank_sweep"]] == [1, 2, 4, 8, 16]
+    for row in data["table"] + data["rank_sweep"]:
+        assert 0.4 < row["accuracy"] < 1.0 and row["peak_rss_mb"] > 0
+        kw = {"r": row["r"]} if row["method"] == "LoRA" else {}
+        assert row["trainable"] == P.trainable_by_method(row["method"], **kw)
+    json.dumps(data)

@@ -1,0 +1,164 @@
+"""Unit tests for course_lib.transformers_ft (lesson 05). Fast: tiny tensors, a tiny random
+Llama for the last-block classifier, MiniLM only where its real shapes matter (about a second)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import transformers_ft as tf
+from course_lib.errors import InputError
+from course_lib.textdata import TextSplit
+
+
+def test_mean_pool_ignores_padding_and_empty_rows():
+    h = torch.randn(3, 5, 4)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 0, 0, 0], [0, 1, 1, 1, 1]])
+    out = tf.mean_pool(h, mask)
+    assert torch.allclose(out[0], h[0, :3].mean(0), atol=1e-6)
+    assert torch.equal(out[1], torch.zeros(4))
+    assert torch.allclose(out[2], h[2, 1:].mean(0), atol=1e-6)
+    h2 = h.clone()
+    h2[0, 3:] = 1e6
+    assert torch.allclose(tf.mean_pool(h2, mask)[0], out[0])
+
+
+@pytest.mark.parametrize("padding", ["right", "left", "none"])
+def test_last_token_pool_left_and_right_padding(padding):
+    h = torch.randn(4, 6, 3)
+    lengths = [6, 1, 3, 4] if padding != "none" else [6] * 4
+    if padding == "left":
+        mask = torch.tensor([[0] * (6 - n) + [1] * n for n in lengths])
+        expected = h[:, 5]
+    else:
+        mask = torch.tensor([[1] * n + [0] * (6 - n) for n in lengths])
+        expected = h[torch.arange(4), torch.tensor(lengths) - 1]
+    assert torch.equal(tf.last_token_pool(h, mask), expected)
+    assert torch.equal(tf.last_token_pool(h, mask.bool()), expected)
+
+
+def test_cls_pool_is_first_position():
+    h = torch.randn(2, 4, 3)
+    assert torch.equal(tf.cls_pool(h, torch.ones(2, 4)), h[:, 0])
+
+
+def test_subset_is_stratified_seeded_and_nested():
+    split = TextSplit([f"s{i}" for i in range(40)], np.array([0, 1] * 20))
+    a = tf.subset(split, 10, seed=0)
+    assert len(a) == 10 and int(a.labels.sum()) == 5
+    assert a.texts == tf.subset(split, 10, seed=0).texts
+    assert set(a.texts) <= set(tf.subset(split, 20, seed=0).texts)
+    assert tf.subset(split, 100) is split
+
+
+def test_few_shot_prefix_format():
+    shots = TextSplit(["good film .", "bad film ."], np.array([1, 0]))
+    prefix = tf.few_shot_prefix(shots)
+    assert prefix == "Review: good film .\nSentiment: positive\n\nReview: bad film .\nSentiment: negative\n\n"
+
+
+def test_prompt_truncation_keeps_the_cue():
+    tok = tf._minilm_tokenizer()
+    ids = tf._tokenize_prompts(tok, ["word " * 100, "short ."], "Review: {text}\nSentiment:", max_length=20)
+    cue = tok("\nSentiment:", add_special_tokens=False)["input_ids"]
+    assert len(ids[0]) == 20 and ids[0][-len(cue) :] == cue
+    assert len(ids[1]) < 20
+
+
+def test_zero_shot_predict_picks_larger_logit():
+    scores = torch.tensor([[2.0, 1.0], [0.5, 3.0]])
+    assert tf.zero_shot_predict(scores).tolist() == [0, 1]
+    assert tf.accuracy(tf.zero_shot_predict(scores), np.array([0, 0])) == 0.5
+
+
+def test_freeze_minilm_counts_match_widget_table():
+    model = tf.MeanPoolClassifier()
+    for n_frozen in (0, 2, 6):
+        trainable = tf.freeze_minilm(model, n_frozen)
+        assert trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
+        assert (trainable, sum(p.numel() for p in model.parameters())) == tf.trainable_minilm(n_frozen)
+    assert tf.trainable_minilm(0)[0] == tf.trainable_minilm(0)[1]
+    assert tf.trainable_minilm(6)[0] == 384 * 2 + 2  # the head only
+    with pytest.raises(InputError):
+        tf.freeze_minilm(model, 7)
+
+
+def test_widget_demo_updates_parameter_count():
+    w = tf.widget_demo()
+    (lr, frozen), info = w.children[0].children, w.children[1]
+    before = info.value
+    frozen.value = 4
+    assert info.value != before and f"{tf.trainable_minilm(4)[0]:,}" in info.value
+    lr.value = 1e-3
+    assert "1e-03" in info.value
+    assert w.children[2].disabled  # no data, no training in the demo
+
+
+def _tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def test_last_block_classifier_reproduces_model_logits():
+    model = _tiny_llama()
+    ids = torch.randint(0, 50, (3, 7))
+    lengths = torch.tensor([7, 4, 2])
+    mask = (torch.arange(7) < lengths[:, None]).long()
+    label_ids = [5, 9]
+    with torch.no_grad():
+        out = model.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        block_input = out.hidden_states[model.config.num_hidden_layers - 1] * mask.unsqueeze(-1)
+        expected = model.lm_head(tf.last_token_pool(out.last_hidden_state, mask))[:, label_ids]
+        clf = tf.LastBlockClassifier(model, label_ids)
+        got = clf(block_input, lengths)
+    assert torch.allclose(got, expected, atol=1e-4)
+    assert tf.count_trainable(clf) == sum(p.numel() for p in model.model.layers[-1].parameters()) + 32 + (2 * 32 + 2)
+    frozen = tf.LastBlockClassifier(model, label_ids, train_block=False)
+    assert tf.count_trainable(frozen) == 2 * 32 + 2
+
+
+def test_train_last_block_learns_a_separable_toy_task():
+    model = _tiny_llama()
+
+    class Tok:
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [{" negative": 5, " positive": 9}[text]]}
+
+    torch.manual_seed(1)
+    n, t = 64, 5
+    y = np.array([0, 1] * (n // 2))
+    block_input = torch.randn(n, t, 32) * 0.1
+    block_input[:, :, 0] += torch.as_tensor(y * 2.0 - 1.0)[:, None]
+    feats = tf.DecoderFeatures(last=torch.zeros(n, 32), scores=torch.zeros(n, 2), lengths=torch.full((n,), t), block_input=block_input)
+    clf = tf.train_last_block(model, Tok(), feats, y, epochs=15, lr=3e-3, progress=False)
+    assert tf.accuracy(tf.predict_last_block(clf, feats), y) > 0.9
+    with pytest.raises(InputError):
+        tf.train_last_block(model, Tok(), tf.DecoderFeatures(feats.last, feats.scores, feats.lengths), y, progress=False)
+
+
+def test_committed_results_have_config_and_both_models():
+    res = tf.committed_results()
+    if not res:
+        pytest.skip("data/lesson05/results.json not made yet: run python scripts/lesson05_runs.py")
+    assert res["config"]["seed"] == 0 and res["made_by"] == "scripts/lesson05_runs.py"
+    for n in res["config"]["ns"]:
+        for key in ("probe", "finetune", "random_init"):
+            assert 0.4 < res["minilm"][f"n{n}"][key] <= 1.0
+        for key in ("probe", "last_block"):
+            assert 0.4 < res["smollm2"][f"n{n}"][key] <= 1.0
+    assert 0.4 < res["smollm2"]["zero_shot"] <= 1.0
+    assert {"n_test_minilm", "n_test_smollm2"} <= set(res["config"])
+
+
+def test_minilm_features_one_pass_gives_both_poolings():
+    texts = ["a witty , moving film .", "dull .", "the cast is wonderful and the story is not ."]
+    both = tf.minilm_features(texts, ("mean", "cls"), progress=False)
+    mean = tf.minilm_features(texts, "mean", progress=False)
+    assert both["mean"].shape == (3, 384) and torch.allclose(both["mean"], mean, atol=1e-5)
+    assert not torch.allclose(both["mean"], both["cls"])
+    with pytest.raises(InputError):
+        tf.minilm_features(texts, "max")
