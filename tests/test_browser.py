@@ -161,7 +161,7 @@ def test_every_widget_responds_in_jupyterlab(lab):
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
         _wait_kernel_idle(page)
-        news = page.locator(".jp-Notification-Toast button", has_text="No")
+        news = page.get_by_role("button", name="No", exact=True)
         if news.count():  # "get notified about Jupyter news?": no, and out of the screenshots
             news.first.click()
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")

@@ -352,7 +352,7 @@ panel
 # code. Unfreezing `stage7` adds its parameters to the count; freezing everything and pressing
 # Train says so instead of training.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 def shown(label):
     return label.value.replace("<b>", "").replace("</b>", "").replace("&mdash;", "-")
 
@@ -379,7 +379,7 @@ toggles["classifier"].value = True
 slider = vision.probe_slider(train_f, pool.labels, test_f, test.labels, k=10, max_k=120)
 slider
 
-# %%
+# %% tags=["nbval-ignore-output"]
 import time
 
 t0 = time.perf_counter()
