@@ -176,6 +176,20 @@ def flags(row: dict) -> list[str]:
     return out
 
 
+GPU_STEM = "performance-cuda"
+
+
+def _gpu_times(stem: str) -> dict:
+    """Wall times of the committed GPU run (``docs/performance-cuda.json``) by notebook, if any."""
+    path = DOCS / f"{GPU_STEM}.json"
+    if stem == GPU_STEM or not path.is_file():
+        return {}
+    gpu = json.loads(path.read_text())
+    out = {r["notebook"]: r["wall_s"] if not r["error"] else f"error: {r['error']}" for r in gpu["notebooks"]}
+    out["_machine"] = f"{gpu['machine']['device']}, {gpu['machine']['date']}"
+    return out
+
+
 def write_report(report: dict, stem: str = "performance") -> None:
     DOCS.mkdir(exist_ok=True)
     (DOCS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -191,16 +205,24 @@ def write_report(report: dict, stem: str = "performance") -> None:
         "",
         "## Notebooks",
         "",
-        "| notebook | wall time (s) | peak memory (MB) | slowest cells (index: s) | budget |",
-        "|---|---|---|---|---|",
+        "| notebook | wall time (s) | peak memory (MB) | slowest cells (index: s) | budget | GPU wall time (s) |",
+        "|---|---|---|---|---|---|",
     ]
+    gpu = _gpu_times(stem)
     total = 0.0
     for r in report["notebooks"]:
         total += r["wall_s"]
         slow = ", ".join(f"{c['cell']}: {c['s']}" for c in r["slowest_cells"])
         lines.append(f"| {r['notebook']} | {r['wall_s']} | {r['peak_mb']} | {slow} | "
-                     f"{'; '.join(r['flags']) or 'OK'} |")  # fmt: skip
+                     f"{'; '.join(r['flags']) or 'OK'} | {gpu.get(r['notebook'], 'not run')} |")  # fmt: skip
     lines += ["", f"All notebooks together: {total:.0f} s.", ""]
+    if stem == GPU_STEM:
+        lines += ["This is the GPU run; the CPU report is `performance.md`.", ""]
+    elif gpu:
+        lines += [f"GPU times from `docs/{GPU_STEM}.json` ({gpu['_machine']}).", ""]
+    else:
+        lines += [f"GPU column: no GPU run is recorded yet (`python3 course.py bench` on a CUDA machine writes "
+                  f"`docs/{GPU_STEM}.json`; re-running the CPU benchmark then fills this column).", ""]
     if report.get("widgets"):
         lines += ["## Widget callbacks", "", "| module | demo built in (s) | control | callback (s) | budget |",
                   "|---|---|---|---|---|"]  # fmt: skip
@@ -225,13 +247,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", help="notebook stems to run (default: all)")
     ap.add_argument("--no-widgets", action="store_true")
-    ap.add_argument("--stem", default="performance", help="report file name under docs/")
+    ap.add_argument("--stem", default=None, help="report file name under docs/ (default: performance, "
+                    f"or {GPU_STEM} when the notebooks run on CUDA)")
+    ap.add_argument("--note", action="append", default=[], help="a line for the report's Notes section")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.stem is None:
+        from course_lib.device import get_device
+
+        args.stem = GPU_STEM if get_device().type == "cuda" else "performance"
     paths = sorted(NOTEBOOKS.glob("*.ipynb"))
     if args.only:
         paths = [p for p in paths if p.stem in args.only]
-    report = {"machine": machine(), "budget": BUDGET, "notebooks": [], "widgets": []}
+    report = {"machine": machine(), "budget": BUDGET, "notebooks": [], "widgets": [], "notes": args.note}
     for p in paths:
         print(f"running {p.name} ...", flush=True)
         row = run_notebook(p)

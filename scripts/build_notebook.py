@@ -20,6 +20,7 @@ Usage:
     python scripts/build_notebook.py notebooks/src/01_scratch_vs_transfer.py   # build + execute
     python scripts/build_notebook.py --all                                     # every source
     python scripts/build_notebook.py --no-execute SRC                          # build only
+    python scripts/build_notebook.py --markdown-only SRC    # prose edits: keep the executed outputs
 
 The built, executed notebook is written to ``notebooks/<name>.ipynb`` (the file
 committed, and the one nbval checks).
@@ -100,6 +101,27 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> nbforma
     return nb
 
 
+def sync_markdown(src: Path) -> Path:
+    """Take the markdown of ``src`` into the executed notebook, keeping its code cells and outputs.
+
+    Refuses (SystemExit) when any code cell differs: then the notebook must be re-executed.
+    """
+    nb = parse(src.read_text())
+    out = OUT / (src.stem + ".ipynb")
+    old = nbformat.read(out, as_version=4)
+    def code(cells):
+        return [(c.source, c.metadata.get("tags"), c.metadata.get("nbgrader")) for c in cells if c.cell_type == "code"]
+
+    old_code, new_code = code(old.cells), code(nb.cells)
+    if old_code != new_code:
+        raise SystemExit(f"{src.name}: code cells changed; re-execute it (drop --markdown-only)")
+    executed = iter(c for c in old.cells if c.cell_type == "code")
+    nb.cells = [next(executed) if c.cell_type == "code" else c for c in nb.cells]
+    nb.metadata = old.metadata
+    nbformat.write(nb, out)
+    return out
+
+
 def build(src: Path, run: bool = True) -> Path:
     nb = parse(src.read_text())
     out = OUT / (src.stem + ".ipynb")
@@ -116,12 +138,14 @@ def main() -> int:
     ap.add_argument("sources", nargs="*", type=Path)
     ap.add_argument("--all", action="store_true")
     ap.add_argument("--no-execute", action="store_true")
+    ap.add_argument("--markdown-only", action="store_true", help="update prose, keep the executed code cells")
     args = ap.parse_args()
     sources = sorted(SRC.glob("*.py")) if args.all else args.sources
     if not sources:
         ap.error("name a source or pass --all")
     for src in sources:
-        print("wrote", build(src, run=not args.no_execute).relative_to(ROOT))
+        out = sync_markdown(src) if args.markdown_only else build(src, run=not args.no_execute)
+        print("wrote", out.relative_to(ROOT))
     return 0
 
 

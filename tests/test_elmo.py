@@ -156,3 +156,16 @@ def test_committed_checkpoint_loads():
     assert ppl_f < len(lm.vocab) and ppl_b < len(lm.vocab)
     assert lm is not elmo.load_bilm(), "each call returns a fresh copy"
     assert assets.path("bilm").is_dir()
+
+
+def test_committed_checkpoint_is_trained():
+    """The committed biLM is a real language model, not a barely started one (session 1's had perplexity ~550)."""
+    import json
+
+    record = json.loads((assets.path("bilm") / "training.json").read_text())
+    assert record["tokens_seen"] >= record["tokens"]["train"], "at least one pass over the corpus"
+    assert max(record["perplexity"]["test"].values()) < 150
+    lm = elmo.load_bilm()
+    sents = [s.split() for s in ("the river flows into the sea .", "the government announced a new law .",
+                                 "she opened the door and walked into the room .")]
+    assert lm.perplexity(sents, "forward") < 300 and lm.perplexity(sents, "backward") < 300

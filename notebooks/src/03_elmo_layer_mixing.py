@@ -74,7 +74,7 @@ unigram_ppl = float(torch.exp(-(freq[freq > 0] * (freq[freq > 0] / freq.sum()).l
 print(f"forward LM perplexity {ppl_fwd:.0f}, backward {ppl_bwd:.0f}; uniform guess {len(lm.vocab)}; "
       f"unigram fitted to the test text {unigram_ppl:.0f}")
 print("beats the test-fitted unigram:", ppl_fwd < unigram_ppl and ppl_bwd < unigram_ppl)
-assert ppl_fwd < len(lm.vocab) / 4 and ppl_bwd < len(lm.vocab) / 4, "the biLM learned far less than expected"
+assert ppl_fwd < unigram_ppl / 2 and ppl_bwd < unigram_ppl / 2, "the biLM should use context, not just word frequency"
 
 # %% [markdown]
 # The two directions predict different things: the forward LM the next word, the backward LM
@@ -148,16 +148,17 @@ for name in rows:
 # %% [markdown]
 # GloVe's separation is exactly zero: sixteen copies of one vector carry no sense at all (its
 # nearest-neighbour "accuracy" is a tie broken by position). The biLM's token layer (layer 0)
-# is context-free too. Its LSTM layers give a different vector in every sentence; whether they
-# group by sense depends on how well the biLM was trained (compare with the numbers above).
-# MiniLM's layers, after its embedding layer (which already mixes in position, so it is not
-# quite static), separate the senses clearly. The assertions check the static case, that the
-# biLM's vectors do vary with context, and MiniLM's separation.
+# is context-free too. Its LSTM layers give a different vector in every sentence, and those
+# vectors group by sense: most of them have a nearest neighbour from the same sense, although
+# the biLM never saw a label, only next and previous words. MiniLM's layers, after its
+# embedding layer (which already mixes in position, so it is not quite static), separate the
+# senses more cleanly still. The assertions check all three.
 
 # %%
 best_layer = max(range(1, bank_vecs.shape[0]), key=lambda layer: sep[f"biLM layer {layer}"])
 assert abs(sep["GloVe (static)"]) < 1e-6 and abs(sep["biLM layer 0"]) < 1e-6
 assert float(bank_vecs[best_layer].std(0).mean()) > 1e-3, "the biLM's LSTM vectors vary with the sentence"
+assert sep[f"biLM layer {best_layer}"] > 0.03 and nn1[f"biLM layer {best_layer}"] >= 0.75, "biLM vectors group by sense"
 assert sep["MiniLM layer 4"] > 0.1 and nn1["MiniLM layer 4"] >= 0.9, "contextual vectors separate the senses"
 
 x = bank_vecs[best_layer] - bank_vecs[best_layer].mean(0)
@@ -314,16 +315,20 @@ assert mini_pos[mini_pos.argmax()] - mini_pos[-1] > 0.01, "POS accuracy should f
 assert centre(learned["MiniLM", "POS"].weights) < centre(learned["MiniLM", "sentiment"].weights)
 
 # %% [markdown]
-# And the biLM? Read its rows above against how long it trained (section 1). A biLM trained
-# on a tiny fraction of the corpus cannot be expected to show ELMo's pattern, and this
-# notebook does not assert one for it: it prints what it measures. What we do assert holds for
-# both stacks: a learned mix is never far below the best single layer, so learning $s$ is a
-# safe default when you do not know which layer a task needs.
+# And the biLM? It has only two LSTM layers and saw 4 million tokens, so its pattern is
+# coarser, but the first step of ELMo's finding is there: for POS, both LSTM layers beat the
+# context-free token layer (a word's tag often depends on its neighbours, e.g. "run" as noun
+# or verb). Its sentence-level sentiment is weak in every layer (about 60 %, chance is 50 %):
+# a 2.5M-parameter LM trained for 40 CPU minutes has learned syntax far better than
+# sentiment. What holds for both stacks: a learned mix is never far below the best single
+# layer, so learning $s$ is a safe default when you do not know which layer a task needs.
 
 # %%
 bi_pos, bi_sent = np.array(per_layer["biLM", "POS"]), np.array(per_layer["biLM", "sentiment"])
 print(f"biLM: POS best layer {int(bi_pos.argmax())} ({bi_pos.max():.1%}), "
       f"sentiment best layer {int(bi_sent.argmax())} ({bi_sent.max():.1%})")
+print(f"biLM POS: token layer {bi_pos[0]:.1%}, best LSTM layer {bi_pos[1:].max():.1%}")
+assert bi_pos[1:].max() > bi_pos[0] + 0.01, "context (the LSTM layers) should help POS beyond the token layer"
 for key, p in learned.items():
     assert p.accuracy > max(per_layer[key]) - 0.05, f"the learned mix should be close to the best layer: {key}"
 
@@ -354,10 +359,11 @@ elmo.mix_widget(tr, ytr, te, yte, ["token", "LSTM 1", "LSTM 2"], title="biLM POS
 #   learned per task.
 # - In MiniLM, a probe for syntax (POS) does best in the lower-middle layers and one for
 #   sentiment higher up; the learned weights shift the same way.
-# - The course's biLM is tiny and, in this checkpoint, trained only briefly (section 1 prints
-#   how briefly): its perplexity is far from ELMo's and its layers show no reliable pattern.
-#   ELMo's published layer pattern needs a far bigger model and corpus; MiniLM shows it here.
-#   `scripts/pretrain_bilm.py` on a GPU (about 4 minutes) makes a much better biLM.
+# - The course's biLM (2.5M parameters, 4M tokens, 40 minutes on two CPU cores) is far
+#   smaller than ELMo (93M parameters, 800M tokens), yet its LSTM vectors already group "bank"
+#   by sense and its LSTM layers beat its token layer for POS. ELMo's full layer pattern needs
+#   a bigger model and corpus; MiniLM shows it here. `scripts/pretrain_bilm.py` retrains the
+#   biLM (on a GPU a bigger one in about 4 minutes).
 #
 # **Try this**
 #

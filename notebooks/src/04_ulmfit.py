@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from course_lib import assets, describe_device, schedules, seed_everything, ulmfit
+from course_lib.elmo import load_bilm
 from course_lib.plots import plot_curves
 
 seed_everything(0)
@@ -98,86 +99,100 @@ schedules.discriminative_explorer()
 # rates and STLR, and tracks two perplexities: on held-out BBC text (target) and on held-out
 # sentences of the general corpus.
 
-# %% [markdown]
-# **Work in progress.** Lesson 03's checkpoint arrived late, and a first run on it did not yet
-# show what this section is meant to measure with an honest budget (the classifiers need more
-# steps), so stages 1-3 are switched off in this version of the notebook. The code below is the
-# pipeline; set `RUN_STAGES = True` to run it.
-
 # %%
-RUN_STAGES = False
-HAVE_LM = RUN_STAGES and ulmfit.course_lm_available()
-print("stages 1-3 on the course language model:", "run" if HAVE_LM else "switched off in this version")
-if HAVE_LM:
-    from course_lib.elmo import load_bilm
-
-    docs, labels = ulmfit.load_bbc()
-    split = ulmfit.bbc_split(n_labelled=100)
-    train_chunks = ulmfit.chunks([docs[i] for i in split["unlabelled"]], 64)
-    target_eval = ulmfit.chunks([docs[i] for i in split["test"]], 64, max_chunks=120)
-    general_eval = ulmfit.general_sample(8000)
-    lm = load_bilm()
-    print(f"LM: {sum(p.numel() for p in lm.parameters()) / 1e6:.1f}M parameters, vocabulary {len(lm.vocab):,}")
-    print(f"target-domain training chunks: {len(train_chunks):,} x 64 tokens; eval: {len(target_eval)} BBC chunks, "
-          f"{sum(map(len, general_eval)):,} general tokens")
+docs, labels = ulmfit.load_bbc()
+split = ulmfit.bbc_split(n_labelled=100)
+train_chunks = ulmfit.chunks([docs[i] for i in split["unlabelled"]], 64)
+target_eval = ulmfit.chunks([docs[i] for i in split["test"]], 64, max_chunks=100)
+general_eval = ulmfit.general_sample(6000)
+general_lm = load_bilm()  # stage 1: the general-domain LM, as pretrained
+lm = load_bilm()  # a second copy, to be fine-tuned on the target domain
+record = json.loads((assets.path("bilm") / "training.json").read_text())
+print(f"LM: {sum(p.numel() for p in lm.parameters()) / 1e6:.1f}M parameters, vocabulary {len(lm.vocab):,}; "
+      f"pretrained on {record['tokens_seen'] / 1e6:.1f}M tokens, test perplexity {record['perplexity']['test']['forward']:.0f}")
+print(f"target-domain training chunks: {len(train_chunks):,} x 64 tokens; eval: {len(target_eval)} BBC chunks, "
+      f"{sum(map(len, general_eval)):,} general tokens")
 
 # %% tags=["nbval-ignore-output"]
-if HAVE_LM:
-    lm_hist = ulmfit.domain_finetune(lm, train_chunks, target_eval, general_eval, steps=16, eval_every=8)
+lm_hist = ulmfit.domain_finetune(lm, train_chunks, target_eval, general_eval, steps=40, eval_every=20, lr=2e-3)
 
 # %%
-if HAVE_LM:
-    print(f"target (BBC) perplexity: {lm_hist['target'][0]:.0f} -> {lm_hist['target'][-1]:.0f}")
-    print(f"general perplexity:      {lm_hist['general'][0]:.0f} -> {lm_hist['general'][-1]:.0f}")
-    assert lm_hist["target"][-1] < 0.9 * lm_hist["target"][0], "domain fine-tuning should lower target perplexity"
-    assert lm_hist["general"][-1] > lm_hist["general"][0], "and the general text should be forgotten a little"
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(lm_hist["step"], lm_hist["target"], marker="o", label="target: held-out BBC")
-    ax.plot(lm_hist["step"], lm_hist["general"], marker="o", label="general corpus (test)")
-    ax.set(xlabel="fine-tuning step", ylabel="perplexity", yscale="log", title="Stage 2: domain fine-tuning")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    plt.show()
+print(f"target (BBC) perplexity: {lm_hist['target'][0]:.0f} -> {lm_hist['target'][-1]:.0f}")
+print(f"general perplexity:      {lm_hist['general'][0]:.0f} -> {lm_hist['general'][-1]:.0f}")
+assert lm_hist["target"][-1] < 0.8 * lm_hist["target"][0], "domain fine-tuning should lower target perplexity"
+assert lm_hist["general"][-1] > 1.1 * lm_hist["general"][0], "and the general text is partly forgotten"
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(lm_hist["step"], lm_hist["target"], marker="o", label="target: held-out BBC")
+ax.plot(lm_hist["step"], lm_hist["general"], marker="o", label="general corpus (test)")
+ax.set(xlabel="fine-tuning step", ylabel="perplexity", yscale="log", title="Stage 2: domain fine-tuning")
+ax.grid(alpha=0.3)
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Forty steps of 16 x 64 BBC tokens (about 41,000 tokens, 1 % of what stage 1 saw) pull the
+# model towards the news domain: its perplexity on held-out BBC text falls steeply, and its
+# perplexity on the general corpus rises. The rise is the price ULMFiT pays for adapting, and
+# the reason its stage 3 unfreezes layers gradually and gives the lower layers smaller rates.
 
 # %% [markdown]
 # ## 3. Stage 3: the classifier
 #
-# ULMFiT's classifier: the fine-tuned LM's embedding and LSTM layers, **concat pooling** of the
-# top layer ($[h_T, \max_t h_t, \operatorname{mean}_t h_t]$), a small head; trained with gradual
+# ULMFiT's classifier: the LM's embedding and LSTM layers, **concat pooling** of the top layer
+# ($[h_T, \max_t h_t, \operatorname{mean}_t h_t]$), a small head; trained with gradual
 # unfreezing (one more layer group per epoch), discriminative rates and STLR. The task: the
 # 5 BBC topics from the first 64 tokens of each article (headline and opening), with 100
-# labelled articles (20 per topic), tested on 300. Against it: the same network from random
-# initialisation (all layers trained at one rate, as one trains from scratch), and TF-IDF +
-# logistic regression on the same 64 tokens.
+# labelled articles (20 per topic), tested on 300. We chose a topic task because measured
+# first, sentence sentiment showed no gain from an LM this small. Against it:
+#
+# - the same recipe on the **general LM** (stage 2 skipped);
+# - the **same network from random initialisation** (every layer trained at one rate from the
+#   start, as one trains from scratch; its rate, 3e-3, was the better of 1e-3 and 3e-3);
+# - **TF-IDF + logistic regression** on the same 64 tokens.
 
 # %% tags=["nbval-ignore-output"]
-if HAVE_LM:
-    lab, test = split["labelled"], split["test"]
-    train_docs, test_docs = [docs[i] for i in lab], [docs[i] for i in test]
-    results = {
-        "ULMFiT classifier (domain LM)": ulmfit.train_lm_classifier(lm, train_docs, labels[lab], test_docs, labels[test]),
-        "same network, random init": ulmfit.train_lm_classifier(
-            ulmfit.scratch_like(lm), train_docs, labels[lab], test_docs, labels[test], ulmfit_recipe=False, lr=1e-3, desc="scratch"
-        ),
-    }
+lab, test = split["labelled"], split["test"]
+train_docs, test_docs = [docs[i] for i in lab], [docs[i] for i in test]
+y_train, y_test = labels[lab], labels[test]
+results = {
+    "ULMFiT: domain LM (stages 1-2-3)": ulmfit.train_lm_classifier(lm, train_docs, y_train, test_docs, y_test, epochs=20, lr=1e-2),
+    "ULMFiT: general LM (stages 1-3)": ulmfit.train_lm_classifier(general_lm, train_docs, y_train, test_docs, y_test, epochs=20, lr=1e-2),
+    "same network, random init": ulmfit.train_lm_classifier(
+        ulmfit.scratch_like(lm), train_docs, y_train, test_docs, y_test, ulmfit_recipe=False, epochs=20, lr=3e-3, desc="scratch"
+    ),
+}
 
 # %%
-if HAVE_LM:
-    results["TF-IDF + logistic regression"] = ulmfit.bow_baseline(train_docs, labels[lab], test_docs, labels[test])
-    for name, acc in results.items():
-        print(f"{name:32s} {acc:.1%}")
-    print("chance                           20.0%")
-    best = max(results, key=results.get)
-    print("best:", best)
-    assert results["ULMFiT classifier (domain LM)"] > results["same network, random init"] + 0.05, "pretraining should beat scratch"
-    assert results["TF-IDF + logistic regression"] > 0.5
+results["TF-IDF + logistic regression"] = ulmfit.bow_baseline(train_docs, y_train, test_docs, y_test)
+for name, acc in results.items():
+    print(f"{name:34s} {acc:.1%}")
+print(f"{'chance':34s} 20.0%")
+ulm, scratch = results["ULMFiT: domain LM (stages 1-2-3)"], results["same network, random init"]
+assert ulm > scratch + 0.15, "pretraining should give the LSTM a large head start over random init"
+assert results["ULMFiT: general LM (stages 1-3)"] > scratch + 0.15
+assert results["TF-IDF + logistic regression"] > 0.7
+fig, ax = plt.subplots(figsize=(7, 2.6))
+ax.barh(list(results), [100 * v for v in results.values()], color=["C0", "C0", "C3", "C2"])
+ax.axvline(20, color="grey", ls="--", label="chance")
+ax.set(xlabel="test accuracy (%), 100 labels, 300 test articles", xlim=(0, 100))
+ax.invert_yaxis()
+ax.legend(loc="lower right")
+plt.show()
 
 # %% [markdown]
-# What to look for: whether pretraining on a few million tokens gives the LSTM a head start
-# over the same network trained from scratch on 100 labels, and how both compare with a bag of
-# words on the same 64 tokens, a strong baseline for topics, where a few keywords decide the
-# class. ULMFiT's gains over such baselines came from a language model pretrained on 100 million
-# tokens (WikiText-103); the course LM saw a few million.
+# What it shows, plainly:
+#
+# - **Pretraining buys a large head start.** With 100 labels, the same LSTM from random
+#   initialisation gets about one article in three right (chance: one in five), while starting
+#   from the course LM it gets about three in five: that is transfer, measured.
+# - **Stage 2 adds little at this scale.** The domain LM and the general LM give classifiers
+#   within a few points of each other (the test set has 300 articles: ±3 points of noise).
+#   Stage 2 clearly adapted the LM (its BBC perplexity fell), but that did not turn into a
+#   better classifier here.
+# - **A bag of words wins.** On topics, a few keywords decide the class, and TF-IDF with
+#   logistic regression finds them from 100 articles. ULMFiT beat such baselines with a
+#   language model pretrained on 100 million tokens (WikiText-103), 25 times what the course LM
+#   saw, with far larger LSTMs. Section 4 shows the recipe on a model pretrained at scale.
 
 # %% [markdown]
 # ## 4. The schedules where they matter most: MiniLM
@@ -274,9 +289,11 @@ ulmfit.ablation_trainer(my_rows)
 # - ULMFiT fine-tunes in three stages (general LM, target-domain LM, classifier) with three
 #   techniques: discriminative rates (factor 2.6 per layer), slanted triangular rates and
 #   gradual unfreezing.
-# - Stages 1-3 on the course's own language model are coded above but switched off in this
-#   version (see section 2): their measurements are still to come. ULMFiT's own gains came
-#   from a language model pretrained on 100M tokens; the course LM saw a few million.
+# - Stages 1-3 on the course's own 2.5M-parameter language model: domain fine-tuning lowers the
+#   target perplexity and raises the general one (forgetting); the pretrained LSTM classifies
+#   BBC topics far better than the same network from scratch, but a bag of words is better
+#   still with 100 labels. ULMFiT's own gains came from an LM pretrained on 100M tokens; the
+#   course LM saw 4 million.
 # - On a strong pretrained model (MiniLM), one constant high rate on every layer destroys the
 #   pretrained layers (chance accuracy, large drift), while discriminative rates + STLR stay
 #   robust from 3e-4 to 3e-3. The ablation shows discriminative rates do most of the work; STLR

