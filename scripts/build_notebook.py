@@ -109,6 +109,7 @@ def sync_markdown(src: Path) -> Path:
     nb = parse(src.read_text())
     out = OUT / (src.stem + ".ipynb")
     old = nbformat.read(out, as_version=4)
+
     def code(cells):
         return [(c.source, c.metadata.get("tags"), c.metadata.get("nbgrader")) for c in cells if c.cell_type == "code"]
 
