@@ -393,7 +393,7 @@ def train_glove(
         opt.step()
         losses.append(loss.item())
         if step % 20 == 0:
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
     return model, losses
 
 

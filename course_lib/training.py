@@ -138,7 +138,7 @@ def fit(
     start = time.perf_counter()
     n_batches = len(train_loader) if hasattr(train_loader, "__len__") else None
     total = epochs * n_batches if n_batches else None
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False, mininterval=1.0)
     step = 0
     for epoch in range(epochs):
         model.train()
@@ -160,7 +160,7 @@ def fit(
             if on_batch_end is not None:
                 on_batch_end(step, float(loss.detach()))
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
         if scheduler is not None and not step_scheduler_per_batch:
             scheduler.step()
         history.train_loss.append(running / max(seen, 1))

@@ -551,7 +551,7 @@ def train_last_block(
     n = len(y)
     gen = torch.Generator().manual_seed(seed)
     steps = epochs * -(-n // batch_size)
-    bar = tqdm(total=steps, desc="last block", disable=not progress, leave=False)
+    bar = tqdm(total=steps, desc="last block", disable=not progress, leave=False, mininterval=1.0)
     clf.train()
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen)
@@ -564,7 +564,7 @@ def train_last_block(
             loss.backward()
             opt.step()
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     bar.close()
     return clf.eval()
 

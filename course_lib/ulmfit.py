@@ -170,7 +170,7 @@ def finetune_minilm(
     gen = torch.Generator().manual_seed(seed)
     loss_fn = nn.CrossEntropyLoss()
     start = time.perf_counter()
-    bar = tqdm(total=T, desc=f"{recipe.name} @ {lr:.0e}", disable=not progress, leave=False)
+    bar = tqdm(total=T, desc=f"{recipe.name} @ {lr:.0e}", disable=not progress, leave=False, mininterval=1.0)
     for _ in range(epochs):
         model.train()
         for ids, mask, y in _batches(enc_tr, y_tr, batch_size, gen):
@@ -183,7 +183,7 @@ def finetune_minilm(
             if sched is not None:
                 sched.step()
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     bar.close()
     acc = accuracy(model, enc_te, y_te, device=device)
     model.cpu()
@@ -321,7 +321,7 @@ def domain_finetune(
 
     measure(0)
     rng = np.random.default_rng(seed)
-    bar = tqdm(range(1, steps + 1), desc="stage 2: domain LM fine-tuning", disable=not progress, leave=False)
+    bar = tqdm(range(1, steps + 1), desc="stage 2: domain LM fine-tuning", disable=not progress, leave=False, mininterval=1.0)
     for step in bar:
         lm.train()
         pick = rng.choice(len(train_chunks), size=batch_size, replace=False)
@@ -334,7 +334,7 @@ def domain_finetune(
         nn.utils.clip_grad_norm_(lm.parameters(), 0.5)
         opt.step()
         sched.step()
-        bar.set_postfix(loss=f"{loss.item():.2f}")
+        bar.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
         if step % eval_every == 0 or step == steps:
             measure(step)
     lm.eval()
@@ -397,7 +397,7 @@ def train_lm_classifier(
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
         sched, unfreezer = None, None
     gen = torch.Generator().manual_seed(seed)
-    bar = tqdm(total=T, desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=T, desc=desc, disable=not progress, leave=False, mininterval=1.0)
     for _ in range(epochs):
         model.train()
         for idx in torch.randperm(len(docs), generator=gen).split(batch_size):
@@ -413,7 +413,7 @@ def train_lm_classifier(
             if sched is not None:
                 sched.step()
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.2f}")
+            bar.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
     bar.close()
     model.eval()
     test_ids, _ = lm.encode_batch([d[:max_tokens] for d in test_docs])

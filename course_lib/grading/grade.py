@@ -108,17 +108,26 @@ class _Kernel:
         self._ctx = None
         self._count = 0
 
-    def start(self) -> None:
+    def start(self, attempts: int = 3) -> None:
+        """Start a fresh kernel. A kernel can fail to start when parallel graders race for the
+        same free port ("Address already in use"); then it is tried again, up to ``attempts``."""
         from nbclient import NotebookClient
 
-        nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        self.client = NotebookClient(
-            nb, timeout=self.timeout, kernel_name="python3", allow_errors=True,
-            interrupt_on_timeout=False, resources={"metadata": {"path": str(self.cwd)}},
-        )  # fmt: skip
-        self._ctx = self.client.setup_kernel()
-        self._ctx.__enter__()
+        for attempt in range(1, attempts + 1):
+            nb = nbformat.v4.new_notebook()
+            nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+            self.client = NotebookClient(
+                nb, timeout=self.timeout, kernel_name="python3", allow_errors=True,
+                interrupt_on_timeout=False, resources={"metadata": {"path": str(self.cwd)}},
+            )  # fmt: skip
+            self._ctx = self.client.setup_kernel()
+            try:
+                self._ctx.__enter__()
+                return
+            except Exception:  # noqa: BLE001 - nbclient raises RuntimeError, zmq errors, timeouts
+                self._ctx = None
+                if attempt == attempts:
+                    raise
 
     def stop(self) -> None:
         if self._ctx is not None:
