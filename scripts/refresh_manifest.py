@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Refresh entries of data/manifest.json after their files were regenerated.
 
-    python scripts/refresh_manifest.py bilm lesson05-results
+    python scripts/refresh_manifest.py bilm lesson05-results lesson01-curve
 
-For each named entry: recompute every file's sha256 and the total size; for ``bilm``, also the
-counts and the ``made_by`` command from ``data/bilm/training.json``. An entry that does not
-exist yet is created from :data:`NEW_ENTRIES`. Other entries are left untouched.
+For each named entry: recompute every file's sha256 and the total size; for ``bilm`` and
+``lesson01-curve``, also the counts and ``made_by`` from the files themselves. An entry that
+does not exist yet is created from :data:`NEW_ENTRIES`. Other entries are left untouched.
 """
 
 from __future__ import annotations
@@ -51,12 +51,20 @@ def _bilm_counts(entry: dict) -> None:
     entry["made_by"] = "scripts/pretrain_bilm.py " + " ".join(f"--{k} {args[k]}" for k in flags) + f" (on {record['device']})"
 
 
+def _lesson01_counts(entry: dict) -> None:
+    curve = json.loads((ROOT / "data" / "lesson01" / "curve.json").read_text())
+    entry["counts"] = {"runs": len(curve["runs"]), "methods": len(curve["methods"]), "ks": curve["config"]["ks"]}
+    entry["made_by"] = "scripts/lesson01_curve.py (seeds " + ", ".join(map(str, curve["config"]["seeds"])) + ")"
+
+
 def refresh(entry: dict) -> dict:
     for rel in entry["files"]:
         entry["files"][rel] = sha256_file(ROOT / "data" / rel)
     entry["size_mb"] = round(sum((ROOT / "data" / rel).stat().st_size for rel in entry["files"]) / 1e6, 3)
     if entry["name"] == "bilm":
         _bilm_counts(entry)
+    elif entry["name"] == "lesson01-curve":
+        _lesson01_counts(entry)
     return entry
 
 
