@@ -6,11 +6,12 @@ Import what a notebook needs from the submodules, e.g.::
 """
 
 from course_lib.device import describe_device, get_device
-from course_lib.errors import AssetError, CourseError
+from course_lib.errors import AssetError, CheckoutError, CourseError
 from course_lib.seed import seed_everything
 
 __all__ = [
     "AssetError",
+    "CheckoutError",
     "CourseError",
     "describe_device",
     "get_device",

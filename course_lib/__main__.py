@@ -1,4 +1,7 @@
-"""``python -m course_lib [assets|packages|check]``: OK / FAIL for every asset and package."""
+"""``python -m course_lib [assets|packages|check]``: OK / FAIL for every asset and package.
+
+A FAIL line says what is wrong and the command that fixes it.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ def report(show_packages: bool = True, show_assets: bool = True) -> bool:
             ok &= good
             print(f"  {'OK  ' if good else 'FAIL'} {name:<14} {info}")
     if show_assets:
-        print("Assets")
+        print("Assets (sha256 checked)")
+        reg = assets.registry()
         for name, good, info in assets.check_all():
             ok &= good
-            a = assets.get(name)
-            detail = f"{a.size_mb:>6.1f} MB  {a.licence.split(';')[0][:40]}" if good else info
+            a = reg.get(name)
+            detail = f"{a.size_mb:>6.1f} MB  {a.licence.split(';')[0][:40]}" if good and a else info
             print(f"  {'OK  ' if good else 'FAIL'} {name:<24} {detail}")
     print(describe_device())
     return ok

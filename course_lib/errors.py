@@ -16,5 +16,10 @@ class AssetError(CourseError):
     """A model or data set is unknown, not installed or corrupt."""
 
 
+class CheckoutError(AssetError):
+    """The course's committed files (``data/``, ``notebooks/``) are not beside ``course_lib``:
+    it runs outside a checkout of the course repository and ``COURSE_ROOT`` does not name one."""
+
+
 class InputError(CourseError, ValueError):
     """An argument a student chose (a widget value, a word, a count) cannot be used."""

@@ -106,20 +106,22 @@ def imagenet_preprocess(images: np.ndarray | torch.Tensor, size: int = 224, resi
 
 @lru_cache(maxsize=1)
 def imagenet_classes() -> list[str]:
-    """The 1,000 ImageNet class names (from torchvision's metadata; nothing is downloaded)."""
-    from torchvision.models import ResNet18_Weights
-
-    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+    """The 1,000 ImageNet class names, in output order: torchvision's ``_IMAGENET_CATEGORIES``,
+    read from its file and checked by the asset registry (``"imagenet-classes"``)."""
+    return assets.verified_list("imagenet-classes")
 
 
 @torch.no_grad()
 def imagenet_top5(model: nn.Module, images: dict[str, np.ndarray]) -> dict[str, list[tuple[str, float]]]:
     """Top-5 ImageNet classes with probabilities for each named RGB photo."""
+    from course_lib.device import model_device
+
     model.eval()
     names = imagenet_classes()
+    device = model_device(model)
     out = {}
     for key, img in images.items():
-        probs = model(imagenet_preprocess(img)).softmax(-1)[0]
+        probs = model(imagenet_preprocess(img).to(device)).softmax(-1)[0].cpu()
         top = probs.topk(5)
         out[key] = [(names[i], float(p)) for p, i in zip(top.values, top.indices, strict=True)]
     return out

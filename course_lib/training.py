@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from course_lib.device import model_device
 from course_lib.errors import InputError
 
 
@@ -71,16 +72,20 @@ def _forward(model: nn.Module, x) -> torch.Tensor:
 def evaluate(
     model: nn.Module,
     loader: Iterable,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     loss_fn: Callable | None = None,
 ) -> tuple[float, float]:
-    """Return (mean loss, accuracy) of a classifier over ``loader``."""
+    """Return (mean loss, accuracy) of a classifier over ``loader``.
+
+    Batches are moved to ``device`` (by default the model's own device); the model stays where it is.
+    """
+    device = torch.device(device) if device is not None else model_device(model)
     loss_fn = loss_fn or nn.CrossEntropyLoss(reduction="sum")
     was_training = model.training
     model.eval()
     total, correct, loss_sum = 0, 0, 0.0
     for batch in loader:
-        x, y = _split(_move(batch, torch.device(device)))
+        x, y = _split(_move(batch, device))
         logits = _forward(model, x)
         loss_sum += float(loss_fn(logits, y))
         correct += int((logits.argmax(-1) == y).sum())
@@ -92,12 +97,13 @@ def evaluate(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader: Iterable, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Concatenated logits of ``model`` over ``loader`` (labels ignored)."""
+def predict(model: nn.Module, loader: Iterable, device: torch.device | str | None = None) -> torch.Tensor:
+    """Concatenated logits of ``model`` over ``loader`` (labels ignored), on the CPU."""
+    device = torch.device(device) if device is not None else model_device(model)
     model.eval()
     outs = []
     for batch in loader:
-        x, _ = _split(_move(batch, torch.device(device)))
+        x, _ = _split(_move(batch, device))
         outs.append(_forward(model, x).cpu())
     return torch.cat(outs)
 
@@ -112,7 +118,7 @@ def fit(
     lr: float = 1e-3,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     step_scheduler_per_batch: bool = True,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     loss_fn: Callable | None = None,
     on_epoch_end: Callable[[int, History], None] | None = None,
     on_batch_end: Callable[[int, float], None] | None = None,
@@ -123,14 +129,15 @@ def fit(
     """Train a classifier for ``epochs`` epochs and return its :class:`History`.
 
     ``keep_bn_eval`` keeps batch-norm layers in eval mode while training (the
-    fix for the small-data batch-norm trap, lesson 01).
+    fix for the small-data batch-norm trap, lesson 01). ``device``: the model is moved
+    there and every batch follows it; by default the model stays on its own device.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise InputError("Every parameter is frozen: there is nothing to train. Unfreeze something first.")
     if epochs < 1:
         raise InputError(f"epochs must be at least 1, got {epochs}")
-    device = torch.device(device)
+    device = torch.device(device) if device is not None else model_device(model)
     model.to(device)
     optimizer = optimizer or torch.optim.AdamW(params, lr=lr)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -196,16 +203,25 @@ def fit_linear_probe(
 ) -> nn.Module:
     """Fit a logistic-regression head on fixed features, full batch with LBFGS (fast).
 
-    Returns a module mapping raw features to logits (the standardisation is built in).
+    Returns a module mapping raw features to logits (the standardisation is built in). The
+    fit runs in float64 on the features' device, so that it lands on the same optimum on
+    every machine (a float32 LBFGS on a few images drifts in the last digits between BLAS
+    builds); the returned head accepts float32 features and returns float32 logits.
     """
     if len(features) == 0:
         raise InputError("fit_linear_probe() needs at least one example")
-    features = features.float()
+    device = features.device
+    x = features.detach().to(torch.float64)
+    labels = torch.as_tensor(labels).to(device)
     num_classes = num_classes or int(labels.max()) + 1
-    mean = features.mean(0) if standardize else torch.zeros(features.shape[1])
-    std = features.std(0).clamp_min(1e-6) if standardize and len(features) > 1 else torch.ones(features.shape[1])
-    z = (features - mean) / std
-    linear = nn.Linear(features.shape[1], num_classes)
+    dim = x.shape[1]
+    mean = x.mean(0) if standardize else torch.zeros(dim, dtype=torch.float64, device=device)
+    if standardize and len(x) > 1:
+        std = x.std(0).clamp_min(1e-6)
+    else:
+        std = torch.ones(dim, dtype=torch.float64, device=device)
+    z = (x - mean) / std
+    linear = nn.Linear(dim, num_classes, dtype=torch.float64, device=device)
     nn.init.zeros_(linear.weight)
     nn.init.zeros_(linear.bias)
     opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
@@ -222,6 +238,8 @@ def fit_linear_probe(
 
 
 class _StandardizedLinear(nn.Module):
+    """A float64 linear head behind a fixed standardisation; float32 logits out."""
+
     def __init__(self, linear: nn.Linear, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
         self.linear = linear
@@ -229,7 +247,8 @@ class _StandardizedLinear(nn.Module):
         self.register_buffer("std", std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear((x.float() - self.mean) / self.std)
+        z = (x.to(self.mean.device, torch.float64) - self.mean) / self.std
+        return self.linear(z).float()
 
 
 @torch.no_grad()

@@ -63,17 +63,40 @@ def dinov2_config(attn_implementation: str = "eager"):
     return cfg
 
 
+# Attention parameter names: transformers 4.x (also the ONNX export's) -> transformers 5.x.
+_ATTENTION_RENAMES = (
+    ("attention.attention.query", "attention.q_proj"),
+    ("attention.attention.key", "attention.k_proj"),
+    ("attention.attention.value", "attention.v_proj"),
+    ("attention.output.dense", "attention.o_proj"),
+)
+
+
 def _hf_name(onnx_bias_name: str) -> str:
     """ONNX (older transformers) parameter name -> transformers 5 Dinov2Model name."""
     name = onnx_bias_name.removeprefix("backbone.")
-    for old, new in (
-        ("attention.attention.query", "attention.q_proj"),
-        ("attention.attention.key", "attention.k_proj"),
-        ("attention.attention.value", "attention.v_proj"),
-        ("attention.output.dense", "attention.o_proj"),
-    ):
+    for old, new in _ATTENTION_RENAMES:
         name = name.replace(old, new)
     return name
+
+
+def match_parameter_names(state: dict[str, torch.Tensor], model_keys) -> dict[str, torch.Tensor]:
+    """Rename ``state``'s keys to the naming the installed transformers uses.
+
+    ``onnx_to_dinov2_state_dict`` names parameters as transformers 5 does (``q_proj``);
+    transformers 4.x calls the same tensors ``attention.attention.query`` and so on. A key
+    that the model lacks is tried in the other naming, so the conversion works on both.
+    """
+    keys = set(model_keys)
+    out = {}
+    for name, tensor in state.items():
+        if name not in keys:
+            for old, new in _ATTENTION_RENAMES:
+                if new in name and name.replace(new, old) in keys:
+                    name = name.replace(new, old)
+                    break
+        out[name] = tensor
+    return out
 
 
 def onnx_to_dinov2_state_dict(onnx_path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -141,7 +164,8 @@ def load_dinov2(attn_implementation: str = "eager") -> nn.Module:
     hf_logging.set_verbosity_error()
     with torch.device("meta"):  # no random init: every tensor comes from the state dict
         model = Dinov2Model(dinov2_config(attn_implementation))
-    missing, unexpected = model.load_state_dict(copy.deepcopy(_cached_state()), strict=False, assign=True)
+    state = match_parameter_names(copy.deepcopy(_cached_state()), model.state_dict().keys())
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     if missing or unexpected:
         raise AssetError(f"DINOv2 conversion incomplete: missing {missing}, unexpected {unexpected}")
     model.requires_grad_(False)

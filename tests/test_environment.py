@@ -9,25 +9,63 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_notebook  # noqa: E402
 
 
-def _pip_deps_from_env() -> list[str]:
-    text = (ROOT / "environment.yml").read_text()
-    block = text.split("  - pip:", 1)[1]
-    return [m.group(1).strip() for m in re.finditer(r"^\s+- (.+)$", block, flags=re.MULTILINE)]
+def _locked() -> dict[str, str]:
+    """{normalised name: version} of lock/requirements.txt."""
+    text = (ROOT / "lock" / "requirements.txt").read_text()
+    return {canonicalize_name(m.group(1)): m.group(2) for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, re.MULTILINE)}
 
 
-def test_environment_yml_matches_pyproject():
+def _declared() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(project["dependencies"])
+    deps = list(project["dependencies"])
     for extra in ("lab", "test"):
-        wanted |= set(project["optional-dependencies"][extra])
-    assert set(_pip_deps_from_env()) == wanted
-    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+        deps += project["optional-dependencies"][extra]
+    return [Requirement(d) for d in deps]
+
+
+def test_lock_pins_every_declared_dependency_within_its_range():
+    locked = _locked()
+    for req in _declared():
+        name = canonicalize_name(req.name)
+        assert name in locked, f"{req.name} is declared in pyproject.toml but not locked: python3 course.py lock"
+        assert req.specifier.contains(locked[name], prereleases=True), (
+            f"lock/requirements.txt has {req.name}=={locked[name]}, outside pyproject's {req.specifier}"
+        )
+
+
+def test_lock_has_hashes_for_every_package():
+    for name in ("requirements.txt", "no-deps.txt", "sdists.txt"):
+        text = (ROOT / "lock" / name).read_text()
+        pins = re.findall(r"^[A-Za-z0-9_.\-]+==\S+", text, re.MULTILINE)
+        blocks = re.split(r"^(?=[A-Za-z0-9_.\-]+==)", text, flags=re.MULTILINE)[1:]
+        assert pins and len(blocks) == len(pins)
+        for block in blocks:
+            assert "--hash=sha256:" in block, f"lock/{name}: no hash for {block.split()[0]}"
+
+
+def test_lock_matches_the_no_deps_and_sdist_lists():
+    course = (ROOT / "course.py").read_text()
+    for var, name in (("NO_DEPS", "no-deps.txt"), ("SDISTS", "sdists.txt")):
+        listed = set(re.findall(r'"([^"]+==[^"]+)"', re.search(rf"^{var} = \[(.*?)\]", course, re.MULTILINE).group(1)))
+        text = (ROOT / "lock" / name).read_text()
+        pinned = {f"{canonicalize_name(m.group(1))}=={m.group(2)}" for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, re.MULTILINE)}
+        assert {f"{canonicalize_name(s.split('==')[0])}=={s.split('==')[1]}" for s in listed} == pinned, (
+            f"lock/{name} is out of step with course.py's {var}: python3 course.py lock"
+        )
+
+
+def test_environment_yml_installs_the_lock():
+    text = (ROOT / "environment.yml").read_text()
+    assert "- -r lock/requirements.txt" in text and "- --require-hashes" in text
+    assert "python=3.11" in text
 
 
 def test_no_deps_packages_are_installed_by_every_route():

@@ -173,3 +173,15 @@ def test_widget_demo_updates():
     assert info.value.startswith("256 patch tokens")
     slider.value = 28
     assert info.value.startswith("64 patch tokens")
+
+
+def test_dinov2_names_match_either_transformers_naming():
+    """The ONNX conversion names attention weights as transformers 5 does; 4.x names them
+    ``attention.attention.query``: the loader renames to whatever the installed model uses."""
+    t = torch.zeros(1)
+    state = {"encoder.layer.0.attention.q_proj.weight": t, "encoder.layer.0.attention.o_proj.bias": t,
+             "embeddings.cls_token": t}
+    v4 = {"encoder.layer.0.attention.attention.query.weight", "encoder.layer.0.attention.output.dense.bias",
+          "embeddings.cls_token"}
+    assert set(vit.match_parameter_names(state, v4)) == v4
+    assert set(vit.match_parameter_names(state, set(state))) == set(state)
