@@ -30,6 +30,7 @@ next-token LSTM language model: fine-tune it with ``forward_lm`` and a shifted c
 Layer features, probes and the scalar mix (ELMo_k = gamma * sum_l softmax(s)_l h_{k,l}):
 :class:`ScalarMix`, :func:`scalar_mix`, :func:`bilm_token_features`,
 :func:`minilm_token_features`, :func:`mean_pool`, :func:`probe_layers`,
+:func:`probe_layer_correct`, :func:`bootstrap_layer_accuracy`,
 :func:`fit_scalar_mix_probe`, :func:`mix_probe_accuracy`, :func:`mix_widget`, :func:`widget_demo`.
 
 Only torch and numpy are imported at module level, so the pretraining script can import the
@@ -436,19 +437,50 @@ def _standardize(train: torch.Tensor, *others: torch.Tensor):
     return [(x - mean) / std for x in (train, *others)]
 
 
-def probe_layers(train_layers: torch.Tensor, y_train: torch.Tensor, test_layers: torch.Tensor,
-                 y_test: torch.Tensor, weight_decay: float = 1e-3, max_iter: int = 100) -> list[float]:
-    """Test accuracy of a logistic-regression probe fitted on each layer separately."""
-    from course_lib.training import accuracy, fit_linear_probe
+def probe_layer_correct(train_layers: torch.Tensor, y_train: torch.Tensor, test_layers: torch.Tensor,
+                        y_test: torch.Tensor, weight_decay: float = 1e-3, max_iter: int = 100) -> np.ndarray:
+    """Fit a logistic-regression probe on each layer separately; return which test items each
+    layer's probe gets right, a boolean array (L, N_test). Its row means are the accuracies."""
+    from course_lib.training import fit_linear_probe
 
-    accs = []
+    rows = []
     k = int(max(y_train.max(), y_test.max())) + 1
     for layer in range(train_layers.shape[0]):
         head = fit_linear_probe(train_layers[layer], y_train, num_classes=k,
                                 weight_decay=weight_decay, max_iter=max_iter)
         with torch.no_grad():
-            accs.append(accuracy(head(test_layers[layer]), y_test))
-    return accs
+            rows.append((head(test_layers[layer]).argmax(-1) == y_test).numpy())
+    return np.stack(rows)
+
+
+def probe_layers(train_layers: torch.Tensor, y_train: torch.Tensor, test_layers: torch.Tensor,
+                 y_test: torch.Tensor, weight_decay: float = 1e-3, max_iter: int = 100) -> list[float]:
+    """Test accuracy of a logistic-regression probe fitted on each layer separately."""
+    correct = probe_layer_correct(train_layers, y_train, test_layers, y_test, weight_decay, max_iter)
+    return [float(c) for c in correct.mean(1)]
+
+
+def bootstrap_layer_accuracy(correct: np.ndarray, groups: Sequence[int] | np.ndarray | None = None,
+                             n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """Per-layer accuracies on ``n_boot`` bootstrap resamples of the test set: (n_boot, L).
+
+    ``correct`` is (L, N) from :func:`probe_layer_correct`. Every layer is scored on the same
+    resample (a paired bootstrap), so differences between layers keep their correlation.
+    ``groups`` (one id per test item, e.g. the sentence a token belongs to) resamples whole
+    groups, because the items of one sentence are not independent.
+    """
+    correct = np.asarray(correct, dtype=np.float64)
+    n_layers, n = correct.shape
+    if groups is None:
+        groups = np.arange(n)
+    _, g = np.unique(np.asarray(groups), return_inverse=True)
+    n_groups = int(g.max()) + 1
+    hits = np.zeros((n_layers, n_groups))
+    np.add.at(hits.T, g, correct.T)  # correct answers per group and layer
+    sizes = np.bincount(g, minlength=n_groups).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_boot).astype(np.float64)
+    return (weights @ hits.T) / (weights @ sizes)[:, None]
 
 
 @dataclass

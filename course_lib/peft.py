@@ -35,13 +35,19 @@ from tqdm.auto import tqdm
 from course_lib.errors import InputError
 
 METHODS = ["full fine-tuning", "linear probe", "LoRA", "adapter", "prompt tuning"]
-#: Learning rates per method (measured.md's choices; AdamW, no schedule).
+#: Every model :func:`build_method` makes: the table's methods, the from-scratch baseline, and
+#: prefix tuning (measured live in lesson 06 beside prompt tuning; not in the committed table).
+VARIANTS = [*METHODS, "random init", "prefix tuning"]
+#: Learning rates per method (AdamW, no schedule). Prefix tuning's was chosen from 3e-3, 1e-2
+#: and 3e-2 on 400 validation sentences from the training pool (n = 200, 5 epochs; see
+#: scripts/prefix_lr_sweep.py and data/lesson06/prefix_lr_sweep.json).
 DEFAULT_LR = {
     "full fine-tuning": 5e-5,
     "random init": 2e-4,
     "LoRA": 5e-4,
     "adapter": 5e-4,
     "prompt tuning": 1e-2,
+    "prefix tuning": 1e-2,
 }
 LORA_TARGETS = ("query", "value")
 
@@ -68,8 +74,9 @@ class LoRALinear(nn.Module):
         self.r = int(r)
         self.alpha = float(alpha)
         self.scaling = self.alpha / self.r
-        self.A = nn.Parameter(torch.empty(self.r, base.in_features))
-        self.B = nn.Parameter(torch.zeros(base.out_features, self.r))
+        like = {"device": base.weight.device, "dtype": base.weight.dtype}  # beside the frozen weight
+        self.A = nn.Parameter(torch.empty(self.r, base.in_features, **like))
+        self.B = nn.Parameter(torch.zeros(base.out_features, self.r, **like))
         nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))  # the same init as nn.Linear's weight
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
@@ -280,6 +287,160 @@ class PromptTuningClassifier(MeanPoolClassifier):
         return mean_pool(out.last_hidden_state[:, self.n_virtual :], attention_mask)
 
 
+class PrefixSelfAttention(nn.Module):
+    """One BERT layer's self-attention with learned key and value prefixes (prefix tuning).
+
+    Prefix tuning (Li & Liang, 2021) prepends ``n_prefix`` trainable vectors to the **keys and
+    values of every layer**, so each real token can attend to them; nothing is added to the
+    input sequence and the layer's own query, key and value projections stay frozen. Prompt
+    tuning, by contrast, prepends vectors to the *input embeddings* only, which the frozen
+    network then transforms layer by layer. This module reuses the wrapped layer's projections
+    and its dropout, accepts the attention masks transformers passes (a boolean "may attend"
+    mask or an additive float mask, any broadcastable shape) and returns
+    ``(context, attention probabilities)`` like the module it replaces.
+    """
+
+    def __init__(self, attention: nn.Module, prefix_key: torch.Tensor, prefix_value: torch.Tensor):
+        super().__init__()
+        self.query, self.key, self.value = attention.query, attention.key, attention.value
+        self.heads = int(attention.num_attention_heads)
+        self.head_dim = int(attention.attention_head_size)
+        self.dropout = attention.dropout if isinstance(getattr(attention, "dropout", None), nn.Module) else nn.Identity()
+        like = {"device": self.key.weight.device, "dtype": self.key.weight.dtype}
+        self.prefix_key = nn.Parameter(prefix_key.detach().clone().to(**like))
+        self.prefix_value = nn.Parameter(prefix_value.detach().clone().to(**like))
+
+    @property
+    def n_prefix(self) -> int:
+        return self.prefix_key.shape[0]
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, *args, **kwargs):
+        b, t, _ = hidden_states.shape
+
+        def heads(x: torch.Tensor) -> torch.Tensor:  # B x N x hidden -> B x heads x N x head_dim
+            return x.view(b, -1, self.heads, self.head_dim).transpose(1, 2)
+
+        q = heads(self.query(hidden_states))
+        k = heads(torch.cat([self.prefix_key.expand(b, -1, -1), self.key(hidden_states)], dim=1))
+        v = heads(torch.cat([self.prefix_value.expand(b, -1, -1), self.value(hidden_states)], dim=1))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)
+        if attention_mask is not None:  # every query may attend to every prefix position
+            pad_shape = (*attention_mask.shape[:-1], self.n_prefix)
+            if attention_mask.dtype == torch.bool:
+                mask = torch.cat([attention_mask.new_ones(pad_shape), attention_mask], dim=-1)
+                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+            else:
+                scores = scores + torch.cat([attention_mask.new_zeros(pad_shape), attention_mask], dim=-1)
+        probs = self.dropout(scores.softmax(-1))
+        context = (probs @ v).transpose(1, 2).reshape(b, t, self.heads * self.head_dim)
+        return context, probs
+
+
+@torch.no_grad()
+def prefix_from_words(encoder: nn.Module, n_prefix: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Initial (key, value) prefixes for every layer: the frozen layers' own keys and values of
+    ``n_prefix`` random vocabulary words run through the encoder (Li & Liang found initialising
+    from real words' activations more stable than random vectors)."""
+    words = encoder.embeddings.word_embeddings.weight
+    gen = torch.Generator().manual_seed(seed)
+    low = 1000 if words.shape[0] > 2000 else 0  # skip BERT's [unused] and special tokens
+    ids = torch.randint(low, words.shape[0], (1, int(n_prefix)), generator=gen).to(words.device)
+    hidden = encoder(input_ids=ids, output_hidden_states=True).hidden_states  # input of each layer
+    return [(layer.attention.self.key(h)[0], layer.attention.self.value(h)[0])
+            for layer, h in zip(_bert_layers(encoder), hidden, strict=False)]
+
+
+def inject_prefix(encoder: nn.Module, n_prefix: int = 10, seed: int = 0,
+                  init: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> list[PrefixSelfAttention]:
+    """Replace every layer's self-attention of a BERT encoder by a :class:`PrefixSelfAttention`.
+
+    ``init`` gives each layer's (key, value) prefix (``n_prefix`` x hidden); by default
+    :func:`prefix_from_words`. Returns the new modules; their prefixes are the only new
+    parameters (2 x n_prefix x hidden per layer).
+    """
+    if int(n_prefix) < 1:
+        raise InputError(f"n_prefix must be at least 1, got {n_prefix}")
+    init = init or prefix_from_words(encoder, n_prefix, seed)
+    out = []
+    for layer, (k, v) in zip(_bert_layers(encoder), init, strict=True):
+        module = PrefixSelfAttention(layer.attention.self, k, v)
+        layer.attention.self = module
+        out.append(module)
+    return out
+
+
+class PrefixTuningClassifier(MeanPoolClassifier):
+    """Prefix tuning on a frozen MiniLM: learned key/value prefixes in every layer, mean pooling
+    over the real tokens, a linear head. Only the prefixes and the head train."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int = 2, n_prefix: int = 10, seed: int = 0):
+        super().__init__(encoder, num_labels)
+        self.prefixes = inject_prefix(self.encoder, n_prefix, seed)
+        freeze_all_but(self, ["prefix_key", "prefix_value", "head."])
+
+
+@torch.no_grad()
+def prefix_as_cache_output(encoder: nn.Module, prefixes: Sequence[PrefixSelfAttention], batch: dict) -> torch.Tensor:
+    """``encoder``'s last hidden state with ``prefixes`` passed as transformers' own key/value
+    cache (one layer each, the attention mask extended to cover them, positions from 0): the
+    reference that :class:`PrefixSelfAttention` must reproduce."""
+    from transformers import DynamicCache
+
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    b, t = ids.shape
+    cache = DynamicCache()
+    for i, m in enumerate(prefixes):
+        k, v = (x.detach().view(m.n_prefix, m.heads, m.head_dim).transpose(0, 1).expand(b, -1, -1, -1).contiguous()
+                for x in (m.prefix_key, m.prefix_value))
+        cache.update(k, v, i)
+    full_mask = torch.cat([mask.new_ones(b, prefixes[0].n_prefix), mask], dim=1)
+    position_ids = torch.arange(t, device=ids.device).expand(b, -1)
+    with warnings.catch_warnings():  # transformers 5.x renames past_key_values to cache; 4.x knows only the old name
+        warnings.simplefilter("ignore", FutureWarning)
+        return encoder(input_ids=ids, attention_mask=full_mask, past_key_values=cache,
+                       position_ids=position_ids).last_hidden_state
+
+
+def peft_reference_prefix(encoder: nn.Module, prefixes: Sequence[PrefixSelfAttention]):
+    """The ``peft`` library's prefix tuning on a copy of ``encoder``, holding the same prefixes.
+
+    peft stores all prefixes in one embedding of shape n_prefix x (layers * 2 * hidden),
+    ordered layer by layer, key then value; it passes them to the model as a key/value cache
+    and extends the attention mask. Returns the peft model (same call signature as ``encoder``).
+    """
+    from peft import PrefixTuningConfig, get_peft_model
+
+    n = prefixes[0].n_prefix
+    with warnings.catch_warnings():  # peft calls transformers APIs deprecated in 5.x
+        warnings.simplefilter("ignore", FutureWarning)
+        model = get_peft_model(copy.deepcopy(encoder), PrefixTuningConfig(task_type="FEATURE_EXTRACTION", num_virtual_tokens=n))
+    table = torch.stack([t for m in prefixes for t in (m.prefix_key, m.prefix_value)], dim=1)  # n x 2L x hidden
+    emb = model.prompt_encoder["default"].embedding.weight
+    with torch.no_grad():
+        emb.copy_(table.reshape(n, -1).to(emb.device, emb.dtype))
+    return model
+
+
+@torch.no_grad()
+def peft_prefix_output(encoder: nn.Module, prefixes: Sequence[PrefixSelfAttention], batch: dict) -> torch.Tensor:
+    """Last hidden state of the ``peft`` library's prefix tuning (:func:`peft_reference_prefix`)
+    on ``batch``, the real tokens only."""
+    model = peft_reference_prefix(encoder, prefixes).eval()
+    with warnings.catch_warnings():  # peft passes past_key_values, renamed in transformers 5.x
+        warnings.simplefilter("ignore", FutureWarning)
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+
+
+@torch.no_grad()
+def probe_into_head(probe: nn.Module, head: nn.Linear) -> nn.Linear:
+    """Copy a probe from :func:`course_lib.training.fit_linear_probe` (a float64 linear layer
+    behind a fixed standardisation) into a plain ``nn.Linear`` head of the same shape, folding
+    the standardisation into its weight and bias: ``head(x)`` then equals ``probe(x)``."""
+    head.weight.copy_(probe.linear.weight / probe.std)
+    head.bias.copy_(probe.linear.bias - (probe.linear.weight * probe.mean / probe.std).sum(1))
+    return head
+
+
 def freeze_all_but(model: nn.Module, keep: Iterable[str]) -> int:
     """Freeze every parameter whose name contains none of the substrings in ``keep``; return
     the number of trainable parameters left."""
@@ -297,17 +458,19 @@ def build_method(
     n_virtual: int = 20,
     seed: int = 0,
     encoder: nn.Module | None = None,
+    n_prefix: int = 10,
 ) -> nn.Module:
-    """A MiniLM classifier (2 labels) set up for one of :data:`METHODS` (or ``"random init"``).
+    """A MiniLM classifier (2 labels) set up for one of :data:`VARIANTS`.
 
     Only the parameters the method trains have ``requires_grad``: full fine-tuning and random
     init train everything; the probe trains the head; LoRA trains A, B and the head; the
     adapter trains the adapters, the LayerNorms and the head; prompt tuning trains the
-    virtual tokens and the head. ``encoder`` replaces the MiniLM loaded from the asset registry
+    virtual tokens and the head; prefix tuning trains the key/value prefixes (``n_prefix`` per
+    layer) and the head. ``encoder`` replaces the MiniLM loaded from the asset registry
     (the lesson's script passes one rebuilt from a bundle).
     """
-    if method not in METHODS + ["random init"]:
-        raise InputError(f"method must be one of {METHODS + ['random init']}, got {method!r}")
+    if method not in VARIANTS:
+        raise InputError(f"method must be one of {VARIANTS}, got {method!r}")
     if encoder is None:
         from course_lib.models import load_minilm
 
@@ -316,6 +479,8 @@ def build_method(
     if method == "prompt tuning":
         model = PromptTuningClassifier(encoder, n_virtual=n_virtual, seed=seed)
         freeze_all_but(model, ["prompt", "head."])
+    elif method == "prefix tuning":
+        model = PrefixTuningClassifier(encoder, n_prefix=n_prefix, seed=seed)
     else:
         model = MeanPoolClassifier(encoder)
     if method in ("full fine-tuning", "random init"):
@@ -584,9 +749,7 @@ def run_method(
         t0, c0 = time.perf_counter(), time.process_time()
         feats, labels = pooled_features(model, train_list, progress=progress)
         probe = fit_linear_probe(feats.cpu(), labels.cpu(), standardize=True)
-        with torch.no_grad():
-            model.head.weight.copy_(probe.linear.weight / probe.std)
-            model.head.bias.copy_(probe.linear.bias - (probe.linear.weight * probe.mean / probe.std).sum(1))
+        probe_into_head(probe, model.head)
         sec, cpu, used_epochs, used_lr = time.perf_counter() - t0, time.process_time() - c0, 1, None
     else:
         used_lr = lr if lr is not None else DEFAULT_LR[method]
@@ -610,17 +773,18 @@ def run_method(
     return result, model
 
 
-def format_table(rows: Sequence[dict], highlight: str | None = None) -> str:
+def format_table(rows: Sequence[dict], highlight: str | None = None, decimals: int = 1) -> str:
     """A fixed-width text table of result rows (dicts with method, percent, accuracy, ...).
 
     Times are printed as ``12.3 s`` and memory as ``456 MB`` (masked by nbval's sanitizer,
-    since they vary from machine to machine); accuracy and percentages are rounded."""
+    since they vary from machine to machine); accuracy is rounded to ``decimals`` places (0
+    for live training runs, whose last digit can move between CPUs)."""
     head = f"  {'method':<17} {'% trained':>10} {'accuracy':>9} {'train memory':>13} {'time/epoch':>11} {'CPU/epoch':>10}"
     lines = [head, "  " + "-" * (len(head) - 2)]
     for row in rows:
         mark = "->" if highlight is not None and row["method"] == highlight else "  "
         lines.append(
-            f"{mark}{row['method']:<17} {row['percent']:>9.3f}% {100 * row['accuracy']:>8.1f}% "
+            f"{mark}{row['method']:<17} {row['percent']:>9.3f}% {100 * row['accuracy']:>8.{decimals}f}% "
             f"{row['memory_mb']:>10.0f} MB {row['seconds_per_epoch']:>9.1f} s {row['cpu_seconds_per_epoch']:>8.1f} s"
         )
     return "\n".join(lines)
@@ -783,6 +947,16 @@ def load_committed_table(path=None) -> dict:
 
     path = Path(path) if path else assets.path("lesson06-table")
     return json.loads(path.read_text())
+
+
+def load_prefix_sweep() -> dict:
+    """Prefix tuning's learning-rate sweep on validation sentences (scripts/prefix_lr_sweep.py;
+    checksum verified through the asset registry, entry ``lesson06-prefix-lr``)."""
+    import json
+
+    from course_lib import assets
+
+    return json.loads(assets.path("lesson06-prefix-lr").read_text())
 
 
 def plot_tradeoff(rows: Sequence[dict], title: str = "", ax=None):

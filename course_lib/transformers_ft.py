@@ -91,6 +91,17 @@ def subset(split: TextSplit, n: int, seed: int = 0) -> TextSplit:
     return TextSplit([split.texts[i] for i in idx], split.labels[idx])
 
 
+def polarity_validation(n: int = 200, after: int = 500) -> TextSplit:
+    """``n`` labelled sentences of the polarity training pool (n/2 per class) that lie outside
+    ``polarity_train(after)`` and the test set: for choosing a recipe (e.g. a learning rate)
+    without the test set. Sentences whose text also occurs in the training subset are dropped."""
+    from course_lib.textdata import polarity_train
+
+    big, used = polarity_train(after + n), set(polarity_train(after).texts)
+    keep = [i for i, t in enumerate(big.texts) if t not in used]
+    return TextSplit([big.texts[i] for i in keep], big.labels[keep])
+
+
 def accuracy(pred: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray) -> float:
     """Fraction of equal entries."""
     return float((torch.as_tensor(pred) == torch.as_tensor(labels)).float().mean())
@@ -268,6 +279,9 @@ class FinetuneResult:
     trainable: int = 0
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
+    val_acc: list[float] = field(default_factory=list)  # after each epoch, if a validation split was given
+    train_acc: float | None = None  # on the training sentences after the last epoch, if asked
+    steps: int = 0
 
 
 def finetune_minilm(
@@ -284,10 +298,15 @@ def finetune_minilm(
     seed: int = 0,
     progress: bool = True,
     desc: str | None = None,
+    val: TextSplit | None = None,
+    train_accuracy: bool = False,
 ) -> FinetuneResult:
     """Fine-tune MiniLM with mean pooling and a fresh 2-way head (or the same network from
     random init); returns the test accuracy. AdamW, the encoder at ``lr`` and the new head at
     ``head_lr``, with linear warm-up (10 %) and decay.
+
+    ``val`` (a split disjoint from train and test) is evaluated after every epoch, for choosing
+    a recipe without the test set; ``train_accuracy`` also measures the fit on ``train``.
     """
     from course_lib.seed import seed_everything
     from course_lib.training import evaluate, fit
@@ -306,10 +325,12 @@ def finetune_minilm(
     warm = max(1, total // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     t0 = time.perf_counter()
-    hist = fit(model, loader, epochs=epochs, optimizer=opt, scheduler=sched, progress=progress, desc=desc or ("fine-tune" if pretrained else "random init"))
+    val_loader = text_loader(val, tok, batch_size=64, max_length=max_length) if val is not None else None
+    hist = fit(model, loader, val_loader, epochs=epochs, optimizer=opt, scheduler=sched, progress=progress, desc=desc or ("fine-tune" if pretrained else "random init"))
     _, acc = evaluate(model, text_loader(test, tok, batch_size=64, max_length=max_length))
+    train_acc = evaluate(model, text_loader(train, tok, batch_size=64, max_length=max_length))[1] if train_accuracy else None
     config = dict(n=len(train), n_test=len(test), pretrained=pretrained, lr=lr, head_lr=head_lr, epochs=epochs, n_frozen=n_frozen, batch_size=batch_size, max_length=max_length, seed=seed)
-    return FinetuneResult(acc, hist.train_loss, trainable, time.perf_counter() - t0, config)
+    return FinetuneResult(acc, hist.train_loss, trainable, time.perf_counter() - t0, config, list(hist.val_acc), train_acc, total)
 
 
 # ---------------------------------------------------------------- SmolLM2 (decoder)

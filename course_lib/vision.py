@@ -24,14 +24,13 @@ from tqdm.auto import tqdm
 
 from course_lib import data as cdata
 from course_lib import models
+from course_lib.device import model_device
 from course_lib.errors import CourseError, InputError
 from course_lib.training import (
     History,
-    accuracy,
     count_parameters,
     evaluate,
     fit,
-    fit_linear_probe,
 )
 
 BLOCKS: list[str] = list(models.EFFICIENTNET_STAGES) + ["classifier"]
@@ -189,17 +188,19 @@ def extract_features(
 
     The cache key is (``tag``, size, a hash of the images): a second call with the same
     images is instant, which is what makes the probe slider fast.
+    The images go to the model's device; the features come back on the CPU.
     """
     key = (tag, size, _digest(images))
     if key in _FEATURE_CACHE:
         return _FEATURE_CACHE[key]
+    device = model_device(model)
     was_training = model.training
     model.eval()
     out = []
     starts = range(0, len(images), batch_size)
     for i in tqdm(starts, desc=f"features {size}px", disable=not progress, leave=False):
-        x = efficientnet_inputs(images[i : i + batch_size], size)
-        out.append(model.extract_features(x).mean((2, 3)))
+        x = efficientnet_inputs(images[i : i + batch_size], size).to(device)
+        out.append(model.extract_features(x).mean((2, 3)).cpu())
     model.train(was_training)
     feats = torch.cat(out)
     _FEATURE_CACHE[key] = feats
@@ -225,6 +226,58 @@ def first_k_per_class(labels: np.ndarray, k: int) -> np.ndarray:
     return np.sort(np.concatenate([np.flatnonzero(labels == c)[:k] for c in classes]))
 
 
+PROBE_MAX_ITER = 100
+"""LBFGS iterations of the lesson's linear probe (a fixed cap; see :func:`fit_probe`)."""
+
+
+def fit_probe(
+    features: torch.Tensor,
+    labels,
+    num_classes: int = NUM_CLASSES,
+    weight_decay: float = 1e-3,
+    max_iter: int = PROBE_MAX_ITER,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Multinomial logistic regression on standardised features, in float64 on the CPU, with LBFGS.
+
+    Minimises mean cross-entropy + ``weight_decay`` * ||W||^2 (strictly convex, so one optimum)
+    with at most ``max_iter`` LBFGS iterations and tight tolerances. Float64 and a (nearly)
+    converged, deterministic solve make the probe's predictions, and so its printed accuracy,
+    far less sensitive to the machine and BLAS library than a float32 fit stopped early, which
+    matters most when it is fitted on ten images. Returns ``(weight, bias, mean, std)``;
+    :func:`probe_logits` applies them.
+    """
+    z_raw = torch.as_tensor(features).detach().to("cpu", torch.float64)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long).cpu()
+    if len(z_raw) == 0:
+        raise InputError("the probe needs at least one training example")
+    mean = z_raw.mean(0)
+    std = z_raw.std(0).clamp_min(1e-6) if len(z_raw) > 1 else torch.ones_like(mean)
+    z = (z_raw - mean) / std
+    w = torch.zeros(num_classes, z.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS(
+        [w, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-10, tolerance_change=1e-14,
+        history_size=20, line_search_fn="strong_wolfe",
+    )  # fmt: skip
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(z @ w.T + b, y) + weight_decay * w.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return w.detach(), b.detach(), mean, std
+
+
+def probe_logits(probe: tuple[torch.Tensor, ...], features: torch.Tensor) -> torch.Tensor:
+    """Logits (float64, CPU) of a probe from :func:`fit_probe` for raw features."""
+    w, b, mean, std = probe
+    z = (torch.as_tensor(features).detach().to("cpu", torch.float64) - mean) / std
+    return z @ w.T + b
+
+
 def probe_accuracy(
     train_features: torch.Tensor,
     train_labels: np.ndarray,
@@ -233,16 +286,11 @@ def probe_accuracy(
     k: int,
     weight_decay: float = 1e-3,
 ) -> float:
-    """Fit a linear probe on the first ``k`` cached examples per class; return test accuracy."""
+    """Fit a linear probe (:func:`fit_probe`) on the first ``k`` cached examples per class; return test accuracy."""
     idx = first_k_per_class(train_labels, k)
-    head = fit_linear_probe(
-        train_features[idx],
-        torch.as_tensor(np.asarray(train_labels)[idx]),
-        NUM_CLASSES,
-        weight_decay,
-    )
-    with torch.no_grad():
-        return accuracy(head(test_features), torch.as_tensor(np.asarray(test_labels)))
+    probe = fit_probe(train_features[idx], np.asarray(train_labels)[idx], NUM_CLASSES, weight_decay)
+    pred = probe_logits(probe, test_features).argmax(-1)
+    return float((pred == torch.as_tensor(np.asarray(test_labels))).double().mean())
 
 
 # --------------------------------------------------------------------- data loaders
@@ -324,6 +372,12 @@ def _epochs_for(steps: int, loader_len: int) -> int:
     return max(1, math.ceil(steps / loader_len))
 
 
+def optimizer_steps(n_train: int, batch_size: int, epochs: int, min_steps: int) -> int:
+    """The optimizer steps a run really takes: :func:`steps_budget` rounded up to whole epochs."""
+    per_epoch = math.ceil(n_train / batch_size)
+    return _epochs_for(steps_budget(n_train, batch_size, epochs, min_steps), per_epoch) * per_epoch
+
+
 def finetune_efficientnet(
     train: cdata.Split,
     test_x: torch.Tensor,
@@ -338,6 +392,8 @@ def finetune_efficientnet(
     min_steps: int = 30,
     batch_size: int = 32,
     keep_bn_eval: bool = True,
+    reestimate_bn: bool = False,
+    schedule: str = "constant",
     size: int = DEFAULT_SIZE,
     seed: int = 0,
     device: torch.device | str = "cpu",
@@ -350,13 +406,22 @@ def finetune_efficientnet(
 
     ``blocks`` are unfrozen (the rest stay frozen); the optimizer is AdamW with the
     discriminative groups of :func:`parameter_groups`; ``keep_bn_eval`` keeps batch norm
-    in eval mode (the fix for the batch-norm trap). Test accuracy is measured on
-    ``test_x``/``test_y`` (prepared with :func:`efficientnet_inputs`).
+    in eval mode (the fix for the batch-norm trap). ``reestimate_bn`` recomputes every batch
+    norm's running statistics on the (unaugmented) training images after training
+    (:func:`reestimate_batchnorm`; for a network trained with batch norm in train mode).
+    ``schedule`` is ``"constant"`` or ``"onecycle"`` (warm-up then cosine decay to the end of
+    the run). Test accuracy is measured on ``test_x``/``test_y`` (prepared with
+    :func:`efficientnet_inputs`). The run uses exactly ``steps_budget(...)`` optimizer steps
+    (whole epochs, so rounded up to a multiple of the batches per epoch); ``res.config["steps"]``.
     """
+    if schedule not in ("constant", "onecycle"):
+        raise InputError(f"schedule must be 'constant' or 'onecycle', got {schedule!r}")
     torch.manual_seed(seed)
     if model is None:
         model = models.load_efficientnet_lite0(pretrained=pretrained, num_classes=1000, seed=seed)
         replace_classifier(model, NUM_CLASSES, seed=seed)
+    device = torch.device(device)
+    model.to(device)
     set_trainable(model, blocks)
     groups = parameter_groups(model, head_lr, backbone_lr, decay)
     opt = torch.optim.AdamW(groups, weight_decay=1e-4)
@@ -365,19 +430,176 @@ def finetune_efficientnet(
     loader = AugmentedLoader(x, train.labels, batch_size, shift=shift, flip=True, seed=seed)
     steps = steps_budget(len(x), batch_size, epochs, min_steps)
     n_epochs = _epochs_for(steps, len(loader))
+    sched = None
+    if schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=[g["lr"] for g in groups], total_steps=n_epochs * len(loader)
+        )
     t0 = time.perf_counter()
     hist = fit(
-        model, loader, None, epochs=n_epochs, optimizer=opt, device=device, keep_bn_eval=keep_bn_eval,
-        progress=progress, desc=name or "fine-tune", on_epoch_end=on_epoch_end,
+        model, loader, None, epochs=n_epochs, optimizer=opt, scheduler=sched, device=device,
+        keep_bn_eval=keep_bn_eval, progress=progress, desc=name or "fine-tune", on_epoch_end=on_epoch_end,
     )  # fmt: skip
-    _, acc = evaluate(model, batches(test_x, test_y), device)
+    if reestimate_bn:
+        reestimate_batchnorm(model, x)
+    _, acc = evaluate(model, batches(test_x, test_y), model_device(model))
     hist.val_acc.append(acc)
     cfg = dict(
         pretrained=pretrained, blocks=list(blocks), head_lr=head_lr, backbone_lr=backbone_lr, decay=decay,
-        epochs=n_epochs, batch_size=batch_size, keep_bn_eval=keep_bn_eval, size=size, seed=seed, n_train=len(x),
+        epochs=n_epochs, steps=n_epochs * len(loader), batch_size=batch_size, keep_bn_eval=keep_bn_eval,
+        reestimate_bn=reestimate_bn, schedule=schedule, size=size, seed=seed, n_train=len(x),
     )  # fmt: skip
     res = RunResult(name, acc, hist, time.perf_counter() - t0, count_parameters(model), cfg)
     return model, res
+
+
+# --------------------------------------------------------------------- batch norm
+
+
+def _batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@torch.no_grad()
+def reestimate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int = 100) -> int:
+    """Recompute every batch norm's running mean and variance on the images ``x``; return how many.
+
+    A network trained with batch norm in train mode learned weights for *batch* statistics;
+    with a small momentum (EfficientNet's is 0.01) and few steps its *running* statistics
+    lag far behind, and test time uses those. This resets them and sets them to the exact
+    average over ``x`` (cumulative averaging, the same as ``torch.optim.swa_utils.update_bn``),
+    then restores each layer's momentum and the model's mode. Only batch norm is in train mode
+    during the pass (dropout stays off). ``x`` goes to the model's device.
+    """
+    bns = _batchnorms(model)
+    if not bns or len(x) == 0:
+        return 0
+    device = model_device(model)
+    was_training = model.training
+    momenta = [m.momentum for m in bns]
+    model.eval()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all batches
+        m.train()
+    for i in range(0, len(x), batch_size):
+        model(x[i : i + batch_size].to(device))
+    for m, mom in zip(bns, momenta, strict=True):
+        m.momentum = mom
+    model.train(was_training)
+    return len(bns)
+
+
+@torch.no_grad()
+def accuracy_with_batch_stats(model: nn.Module, x: torch.Tensor, y, batch_size: int = 250) -> float:
+    """Accuracy when batch norm normalises with each test batch's own statistics (a diagnostic).
+
+    If a network trained with batch norm in train mode does better this way than with its
+    stored running statistics, its weights are fine and only the stored statistics are wrong.
+    The model's state (running statistics included) is left exactly as it was; ``x`` goes to
+    the model's device.
+    """
+    device = model_device(model)
+    state = {k: v.clone() for k, v in model.state_dict().items()}  # train-mode BN updates them
+    was_training = model.training
+    model.eval()
+    for m in _batchnorms(model):
+        m.train()  # batch norm only: dropout stays off
+    y = torch.as_tensor(np.asarray(y))
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        pred = model(x[i : i + batch_size].to(device)).argmax(-1).cpu()
+        correct += int((pred == y[i : i + batch_size]).sum())
+    model.load_state_dict(state)
+    model.train(was_training)
+    return correct / len(x)
+
+
+# --------------------------------------------------------------------- from scratch, fairly
+
+
+def validation_split(train: cdata.Split, per_class: int = 20, seed: int = 0) -> cdata.Split:
+    """``per_class`` images per class from the training pool that are *not* in ``train``.
+
+    For choosing hyperparameters (a learning rate) without touching the test set: the pool is
+    everything outside the fixed test set; the images of ``train`` (a k-subset) are removed,
+    and a seeded draw of the rest is returned.
+    """
+    pool = cdata.animal_train_subset(cdata.max_train_per_class(), seed=0)  # the whole pool
+    taken = {bytes(np.ascontiguousarray(im)) for im in train.images}
+    free = np.array([bytes(np.ascontiguousarray(im)) not in taken for im in pool.images])
+    rng = np.random.default_rng(10_000 + seed)
+    idx = []
+    for c in range(NUM_CLASSES):
+        cand = np.flatnonzero(free & (pool.labels == c))
+        if len(cand) < per_class:
+            raise InputError(f"only {len(cand)} pool images of class {c} are left for validation")
+        idx.append(rng.permutation(cand)[:per_class])
+    idx = np.sort(np.concatenate(idx))
+    return cdata.Split(pool.images[idx], pool.labels[idx])
+
+
+SCRATCH_RECIPE: dict = {
+    "schedule": "onecycle",
+    "keep_bn_eval": False,
+    "reestimate_bn": True,
+}
+"""How :func:`train_from_scratch` differs from fine-tuning, besides one learning rate everywhere."""
+
+
+def train_from_scratch(
+    train: cdata.Split,
+    test_x: torch.Tensor,
+    test_y,
+    *,
+    lr: float = 3e-3,
+    epochs: int = 6,
+    min_steps: int = 30,
+    batch_size: int = 32,
+    size: int = DEFAULT_SIZE,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    name: str = "random init",
+    progress: bool = True,
+) -> tuple[nn.Module, RunResult]:
+    """EfficientNet-Lite0 from random init with a recipe that suits training from scratch.
+
+    Every block trains at one learning rate ``lr`` (a random backbone has nothing to
+    protect), with a one-cycle schedule (warm-up, then decay); batch norm stays in train
+    mode (there are no useful running statistics to keep), and its running statistics are
+    re-estimated on the training images before evaluation (:func:`reestimate_batchnorm`).
+    The step budget is the fine-tuning one (:func:`steps_budget` with the same defaults),
+    so the two compare at equal steps. Choose ``lr`` with :func:`choose_lr`.
+    """
+    return finetune_efficientnet(
+        train, test_x, test_y, pretrained=False, head_lr=lr, backbone_lr=lr, epochs=epochs,
+        min_steps=min_steps, batch_size=batch_size, size=size, seed=seed, device=device, name=name,
+        progress=progress, **SCRATCH_RECIPE,
+    )  # fmt: skip
+
+
+def choose_lr(
+    train: cdata.Split,
+    val: cdata.Split,
+    lrs: Sequence[float],
+    train_fn: Callable[..., tuple[nn.Module, RunResult]] = train_from_scratch,
+    size: int = DEFAULT_SIZE,
+    **kwargs,
+) -> tuple[float, dict[float, float], nn.Module]:
+    """Train once per learning rate and score each on the validation split ``val``.
+
+    Returns ``(best lr, {lr: validation accuracy}, the model trained at the best lr)``; ties
+    go to the smaller rate. The test set is never used.
+    """
+    if not lrs:
+        raise InputError("choose_lr() needs at least one learning rate")
+    vx = efficientnet_inputs(val.images, size)
+    scores, trained = {}, {}
+    for lr in sorted(lrs):
+        trained[lr], res = train_fn(train, vx, val.labels, lr=lr, size=size, **kwargs)
+        scores[lr] = res.test_acc
+    best = max(scores, key=lambda lr: (scores[lr], -lr))
+    return best, scores, trained[best]
 
 
 DEFAULT_UNFREEZE_PHASES: list[list[str]] = [
@@ -485,7 +707,7 @@ def train_small_cnn(
     t0 = time.perf_counter()
     hist = fit(model, loader, None, epochs=n_epochs, optimizer=opt, scheduler=sched, device=device,
                progress=progress, desc="small CNN")  # fmt: skip
-    _, acc = evaluate(model, batches(test_x, test_y, 500), device)
+    _, acc = evaluate(model, batches(test_x, test_y, 500), model_device(model))
     hist.val_acc.append(acc)
     cfg = dict(epochs=n_epochs, batch_size=batch_size, lr=lr, seed=seed, n_train=len(x))
     return model, RunResult(

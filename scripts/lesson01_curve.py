@@ -7,14 +7,25 @@ For each labels-per-class k and seed, on the fixed 2,000-image Animal-MNIST test
 - ``finetune``: ImageNet init, every block trainable, discriminative rates, BN in eval mode;
 - ``finetune_bn_train``: the same with batch norm left in train mode (the batch-norm trap);
 - ``gradual``: ImageNet init, gradual unfreezing (head, top blocks, all), BN in eval mode;
-- ``random_init``: the same network, recipe and budget as ``finetune``, from random init
-  (batch norm in eval mode too, so its running statistics stay at their initial 0 and 1);
+- ``random_init``: the same network from random init with a recipe that suits training from
+  scratch (:func:`course_lib.vision.train_from_scratch`): one learning rate everywhere with a
+  one-cycle schedule, batch norm in train mode and its running statistics re-estimated on
+  the training images before evaluation, the same step budget as ``finetune``. The rate is
+  chosen first by a small sweep (``config["random_init"]["sweep"]``) on seed 0 at one k,
+  scored on a validation split carved from the training pool outside that k-subset
+  (never the test set); the sweep is recorded under ``lr_sweep``;
+- ``random_init_ft_recipe``: random init trained with the fine-tuning recipe verbatim (rates
+  1e-3 / 1e-4, batch norm in eval mode, so its running statistics stay at their initial 0 and
+  1 and batch norm never normalises): it predicts one class, 10 % at every k. Kept as a
+  warning, not as a baseline (in files made before it had this name, it was ``random_init``);
 - ``small_cnn``: a 73k-parameter CNN from scratch on the 28 x 28 images.
 
 Writes ``data/lesson01/curve.json`` (config, seeds, device, per-run accuracy and seconds).
-``--quick`` runs a tiny configuration to check the code path.
+``--quick`` runs a tiny configuration to check the code path. ``--merge`` keeps the other
+methods' runs already in ``--out`` and replaces only the ones named by ``--methods``.
 
-    python scripts/lesson01_curve.py                  # the committed results
+    python scripts/lesson01_curve.py                  # every method (about 3 minutes on an H100)
+    python scripts/lesson01_curve.py --methods random_init --merge   # one method, into the file
     python scripts/lesson01_curve.py --quick --out /tmp/q.json
 """
 
@@ -23,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from course_lib import data, models, vision  # noqa: E402
 from course_lib.device import get_device  # noqa: E402
 from course_lib.seed import seed_everything  # noqa: E402
+from course_lib.training import evaluate  # noqa: E402
 
 CONFIG = {
     "ks": [1, 5, 10, 50, 100],
@@ -49,14 +62,47 @@ CONFIG = {
         "batch_size": 32,
     },
     "gradual": {"epochs_per_phase": 2, "head_lr": 1e-3, "backbone_lr": 1e-4, "decay": 0.5},
-    "random_init_scratch": {"head_lr": 1e-3, "backbone_lr": 1e-3},
+    "random_init": {
+        "recipe": "course_lib.vision.train_from_scratch: one rate everywhere, one-cycle schedule, "
+        "BN in train mode, BN statistics re-estimated on the training images; the finetune step budget",
+        "sweep": {"k": 50, "seed": 0, "lrs": [3e-3, 1e-2, 3e-2], "val_per_class": 30},
+    },
     "small_cnn": {"epochs": 30, "min_steps": 150, "lr": 3e-3},
     "probe": {"weight_decay": 1e-3},
     "test": "fixed Animal-MNIST test set, 200 per class (2,000 images)",
     "train": "course_lib.data.animal_train_subset(k, seed): nested subsets of the training pool",
 }
-METHODS = ["probe", "finetune", "finetune_bn_train", "gradual", "random_init", "small_cnn"]
-# also available with --methods: "random_init_scratch" (random init, BN in train mode, 1e-3 everywhere)
+METHODS = ["probe", "finetune", "finetune_bn_train", "gradual", "random_init", "random_init_ft_recipe", "small_cnn"]
+LEGACY_NAMES = {"random_init": "random_init_ft_recipe"}  # in files made before the fair random_init
+
+
+def _budget(cfg: dict) -> dict:
+    """The fine-tuning step budget (epochs, min_steps, batch_size), which random_init gets too."""
+    return {key: cfg["finetune"][key] for key in ("epochs", "min_steps", "batch_size")}
+
+
+def sweep_random_init_lr(cfg: dict, device, cache: dict) -> dict:
+    """Choose random_init's learning rate on a validation split of the training pool (never the test set).
+
+    The model trained at the chosen rate is kept in ``cache`` as the (k, seed) run of the
+    curve: the same code, seed and data would train it again, identically.
+    """
+    sw = cfg["random_init"]["sweep"]
+    train = data.animal_train_subset(sw["k"], seed=sw["seed"])
+    val = vision.validation_split(train, per_class=sw["val_per_class"], seed=sw["seed"])
+    t0 = time.perf_counter()
+    best, scores, model = vision.choose_lr(
+        train, val, sw["lrs"], size=cfg["size"], seed=sw["seed"], device=device, progress=False,
+        **_budget(cfg),
+    )  # fmt: skip
+    cache[("random_init", sw["k"], sw["seed"])] = model
+    return {
+        **sw,
+        "val_images": len(val),
+        "val_acc": {f"{lr:g}": round(acc, 4) for lr, acc in scores.items()},
+        "chosen_lr": best,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def run_one(method: str, k: int, seed: int, cfg: dict, test, cache: dict, device) -> float:
@@ -91,17 +137,18 @@ def run_one(method: str, k: int, seed: int, cfg: dict, test, cache: dict, device
             **cfg["gradual"],
         )
         return res.test_acc
+    if method == "random_init":
+        if (method, k, seed) in cache:  # trained by the learning-rate sweep, at the chosen rate
+            model = cache.pop((method, k, seed))
+            return evaluate(model, vision.batches(tx, test.labels), vision.model_device(model))[1]
+        _, res = vision.train_from_scratch(
+            train, tx, test.labels, lr=cfg["random_init"]["lr"], size=size, seed=seed, device=device,
+            progress=False, **_budget(cfg),
+        )  # fmt: skip
+        return res.test_acc
     kw = dict(cfg["finetune"])
-    pretrained = not method.startswith("random_init")
-    keep_bn_eval = method in (
-        "finetune",
-        "gradual",
-        "random_init",
-    )  # random_init: the exact fine-tuning recipe
-    if (
-        method == "random_init_scratch"
-    ):  # optional, not in the committed file: a recipe suited to scratch
-        kw.update(cfg["random_init_scratch"])
+    pretrained = method != "random_init_ft_recipe"
+    keep_bn_eval = method in ("finetune", "random_init_ft_recipe")  # the fine-tuning recipe, verbatim
     _, res = vision.finetune_efficientnet(
         train, tx, test.labels, pretrained=pretrained, keep_bn_eval=keep_bn_eval, size=size, seed=seed,
         device=device, progress=False, **kw,
@@ -130,7 +177,12 @@ def main() -> int:
     ap.add_argument("--device", default=None)
     ap.add_argument("--seeds", nargs="*", type=int, default=None)
     ap.add_argument(
-        "--merge", action="store_true", help="keep the other methods' runs already in --out"
+        "--merge", action="store_true",
+        help="keep the runs already in --out except those of --methods at --seeds (default: all seeds)",
+    )
+    ap.add_argument("--note", action="append", default=[], help="a note to record in the file")
+    ap.add_argument(
+        "--resweep", action="store_true", help="with --merge: redo random_init's learning-rate sweep"
     )
     args = ap.parse_args()
     cfg = json.loads(json.dumps(CONFIG))
@@ -138,7 +190,8 @@ def main() -> int:
         cfg.update(ks=[5], seeds=[0])
         cfg["finetune"].update(epochs=1, min_steps=2)
         cfg["small_cnn"].update(epochs=1, min_steps=2)
-        args.methods = [m for m in args.methods if m in ("probe", "finetune", "small_cnn")]
+        cfg["random_init"]["sweep"].update(k=5, lrs=[1e-2], val_per_class=2)
+        args.methods = [m for m in args.methods if m in ("probe", "finetune", "random_init", "small_cnn")]
     device = get_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False
@@ -147,16 +200,40 @@ def main() -> int:
         cfg["seeds"] = args.seeds
     test = data.animal_test_set()
     cache: dict = {}
-    runs, log = [], []
+    runs, log, notes = [], [], []
+    sweep = None
     to_run = list(args.methods)
+    run_seeds = list(cfg["seeds"])
+    here = f"{_device_name(device)} (torch {torch.__version__})"
     if args.merge and args.out.exists():
-        old = json.loads(args.out.read_text())
-        runs = [r for r in old["runs"] if r["method"] not in args.methods]
-        log = [line for line in old["log"] if not any(f" {m} " in line for m in args.methods)]
+        old = _upgrade(json.loads(args.out.read_text()))
+        notes = [n for n in old.get("notes", []) if n.split(":")[0] not in to_run or "made as" in n]
+
+        def replaced(method, seed):
+            return method in to_run and seed in run_seeds
+
+        runs = [r for r in old["runs"] if not replaced(r["method"], r["seed"])]
+        log = [line for line in old["log"] if not any(f" seed={s} {m} " in line for m in to_run for s in run_seeds)]
         cfg["seeds"] = sorted(set(cfg["seeds"]) | set(old["config"]["seeds"]))
-        args.methods = [m for m in old["methods"] if m not in args.methods] + args.methods
+        args.methods = [m for m in METHODS if m in old["methods"] or m in to_run]
+        if "lr_sweep" in old and old["lr_sweep"] and not args.resweep:
+            sweep = old["lr_sweep"]
+            cfg["random_init"] = old["config"]["random_init"]
+        for m in old["methods"]:
+            if not any(n.startswith(f"{m}: ") and ("ran on" in n or "runs kept" in n) for n in notes):
+                notes.append(f"{m}: ran on {old['device']} (torch {old['torch']})")
+    for m in to_run:
+        notes = [n for n in notes if not (n.startswith(f"{m}: ") and ("ran on" in n or "runs kept" in n))]
+        notes.append(f"{m}: ran on {here} (its seeds: seeds_by_method)")
+    notes += [n for n in args.note if n not in notes]
     t_all = time.perf_counter()
-    for seed in cfg["seeds"]:  # seed outermost: a run cut short still has whole curves
+    if "random_init" in to_run and sweep is None:
+        sweep = sweep_random_init_lr(cfg, device, cache)
+        cfg["random_init"]["lr"] = sweep["chosen_lr"]
+        line = f"lr sweep for random_init at k={sweep['k']} seed={sweep['seed']}: validation accuracy {sweep['val_acc']} on {sweep['val_images']} pool images -> lr {sweep['chosen_lr']:g} ({sweep['seconds']:.1f} s)"
+        log.append(line)
+        print(line, flush=True)
+    for seed in run_seeds:  # seed outermost: a run cut short still has whole curves
         for k in cfg["ks"]:
             for method in to_run:
                 t0 = time.perf_counter()
@@ -174,13 +251,34 @@ def main() -> int:
                 line = f"k={k:3d} seed={seed} {method:18s} acc={acc:.4f} ({sec:.1f} s)"
                 log.append(line)
                 print(line, flush=True)
-                _write(args, cfg, runs, log, device, t_all)
-    _write(args, cfg, runs, log, device, t_all)
+                _write(args, cfg, runs, log, device, t_all, sweep, notes)
+    _write(args, cfg, runs, log, device, t_all, sweep, notes)
     print("wrote", args.out)
     return 0
 
 
-def _write(args, cfg, runs, log, device, t_all) -> None:
+def _device_name(device) -> str:
+    return str(device) + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
+
+
+def _upgrade(old: dict) -> dict:
+    """Rename methods of a file made by an earlier version of this script (see LEGACY_NAMES)."""
+    if "lr_sweep" in old or "random_init" not in old["methods"]:
+        return old
+    for r in old["runs"]:
+        r["method"] = LEGACY_NAMES.get(r["method"], r["method"])
+    old["methods"] = [LEGACY_NAMES.get(m, m) for m in old["methods"]]
+    old["mean_test_acc"] = {LEGACY_NAMES.get(m, m): v for m, v in old["mean_test_acc"].items()}
+    for before, after in LEGACY_NAMES.items():
+        old["log"] = [re.sub(rf" {before} +", f" {after} ", line) for line in old["log"]]
+        old.setdefault("notes", []).append(
+            f"{after}: made as '{before}' (the same code path) before the fair '{before}' existed; renamed"
+        )
+    old["config"].pop("random_init_scratch", None)
+    return old
+
+
+def _write(args, cfg, runs, log, device, t_all, sweep=None, notes=()) -> None:
     summary = {
         m: {
             str(k): round(
@@ -196,11 +294,15 @@ def _write(args, cfg, runs, log, device, t_all) -> None:
         "made_by": "scripts/lesson01_curve.py",
         "config": cfg,
         "methods": args.methods,
-        "device": str(device)
-        + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""),
+        "device": _device_name(device) if not args.merge else "several: see notes",
         "torch": torch.__version__,
         "python": platform.python_version(),
         "total_seconds": round(time.perf_counter() - t_all, 1),
+        "notes": list(notes),
+        "lr_sweep": sweep,
+        "seeds_by_method": {
+            m: sorted({r["seed"] for r in runs if r["method"] == m}) for m in args.methods
+        },
         "mean_test_acc": summary,
         "runs": runs,
         "log": log,

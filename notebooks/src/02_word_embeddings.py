@@ -14,11 +14,14 @@
 #    similarities agree with human judgements (SimLex-999, WordSim-353).
 # 2. Word pairs that differ in the same way (man/woman, king/queen, ...) differ by **nearly
 #    parallel offsets**: that is why vector arithmetic works.
-# 3. **Word2Vec** (skip-gram and CBOW) trained here on the course corpus in seconds scores far
+# 3. **Word2Vec** (skip-gram and CBOW) trained here on slices of the course corpus scores far
 #    below GloVe on the same questions: **data scale matters**.
-# 4. The **GloVe objective** implemented in PyTorch, trained on co-occurrence counts from the
+# 4. **Word2Vec's objective** (skip-gram with negative sampling, subsampling, the window)
+#    written out in PyTorch and trained on the same text agrees with gensim about as well as
+#    gensim agrees with itself under another seed.
+# 5. The **GloVe objective** implemented in PyTorch, trained on co-occurrence counts from the
 #    course corpus: dot products of the learned vectors track log co-occurrence.
-# 5. The limit: a static vector has one vector for **"bank"**, whatever the sentence. Lesson 03
+# 6. The limit: a static vector has one vector for **"bank"**, whatever the sentence. Lesson 03
 #    fixes that with contextual vectors.
 
 # %%
@@ -174,7 +177,7 @@ for source, row in split_stats("train").items():
 # result is reproducible) on a random 1-million-token slice, once as **skip-gram** (predict
 # the context words from the centre word) and once as **CBOW** (predict the centre word from
 # the average of its context), then on a 0.3-million-token slice to see the trend. The model
-# trained the same way on the whole 3.4M-token split takes a few minutes, so
+# trained the same way on the whole 3.4M-token split takes longer than a lesson should, so
 # `scripts/train_word2vec.py` trained it once and committed it (its 26,800 words, int8).
 
 # %%
@@ -233,7 +236,81 @@ for name, sims in {"GloVe 6B 50d": glove_sim, **w2v_sim}.items():
     print(f"{name:25s} " + "   ".join(f"{b} {rho:.2f} (oov {oov:.0%})" for b, (rho, oov) in sims.items()))
 
 # %% [markdown]
-# ## 5. The GloVe objective, implemented and trained here
+# ## 5. Word2Vec's objective, written out
+#
+# gensim is fast because its training loop is C. The objective itself fits in a few lines.
+# **Skip-gram with negative sampling** (Mikolov et al., 2013) keeps two vectors per word: $v_w$
+# when it is the centre word (these are the word vectors we keep) and $u_w$ when it is a
+# context word. For a centre word $c$, a word $o$ seen near it, and $k$ "negative" words
+# $n_1, \dots, n_k$ drawn at random, it minimises
+#
+# $$ -\log \sigma(v_c^\top u_o) \;-\; \sum_{i=1}^{k} \log \sigma(-v_c^\top u_{n_i}), $$
+#
+# pulling true pairs together and random pairs apart: a cheap stand-in for a softmax over the
+# whole vocabulary. Three details of the recipe matter as much as the loss:
+# - **the window**: each centre word draws its own window size b between 1 and 5 and pairs
+#   with every word at most b positions away, so near words are paired more often than far ones;
+# - **subsampling**: a word of corpus frequency $f$ is kept with probability
+#   $(\sqrt{f/t} + 1)\,t/f$ (here $t = 10^{-4}$), so "the" and "of" are mostly dropped before
+#   pairing and rare words never;
+# - **the noise distribution**: negatives are drawn in proportion to count$^{3/4}$, which
+#   flattens Zipf's law (rare words are drawn more often than their frequency).
+#
+# `course_lib.embeddings` writes each piece out (`keep_probability`, `skipgram_pairs`,
+# `SkipGramNS`, `train_sgns`). First the pieces on the 0.3M-token slice:
+
+# %%
+sg_data = E.skipgram_data(slices[300_000])
+p_keep = E.keep_probability(sg_data.counts)
+for w in ["the", "of", "king", "river", sg_data.words[-1]]:
+    i = sg_data.words.index(w)
+    print(f"{w:>12s}: seen {sg_data.counts[i]:7,d} times, kept with probability {p_keep[i]:.3f}")
+toy = E.SkipGramData(words=list("abcdef"), counts=np.full(6, 10**6), ids=np.arange(6), sentence=np.zeros(6, dtype=int))
+toy_pairs = E.skipgram_pairs(toy, window=2, sample=1.0, rng=np.random.default_rng(1))
+print("pairs from the sentence 'a b c d e f' (window up to 2):",
+      sorted(f"{toy.words[c]}->{toy.words[o]}" for c, o in toy_pairs))
+pairs_per_epoch = len(E.skipgram_pairs(sg_data, rng=np.random.default_rng(0)))
+print(f"one epoch: {pairs_per_epoch:,} (centre, context) pairs from {len(sg_data.ids):,} in-vocabulary tokens")
+assert p_keep[sg_data.words.index("the")] < 0.1 and p_keep[-1] == 1.0, "subsampling drops frequent words, never rare ones"
+
+# %% [markdown]
+# Now the same model as gensim's "skip-gram 0.3M" above (50 dimensions, window 5, 5 negatives,
+# $t = 10^{-4}$, words seen at least 5 times, 5 epochs, the rate falling linearly from 0.025),
+# trained with plain SGD in PyTorch:
+
+# %% tags=["nbval-ignore-output"]
+t0 = time.time()
+sgns_kv, sgns_loss = E.train_sgns(slices[300_000], dim=50, window=5, negative=5, epochs=5, seed=0)
+print(f"trained in {time.time() - t0:.1f} s; SGNS loss per pair by epoch: {[round(x, 3) for x in sgns_loss]}")
+
+# %% [markdown]
+# (0.3 million tokens keep this run short; section 4 showed how little any model learns from so
+# little text, so expect rough vectors from both.) Is it the same algorithm? Two runs of word2vec never give the same vectors (the random
+# initialisation, windows, subsampling and negatives differ), so we compare what the vectors
+# do: the analogy score, and how many of each word's 10 nearest neighbours
+# two models share, for 50 words of middling frequency. The yardstick for "the same" is
+# gensim against **gensim with another seed**.
+
+# %% tags=["nbval-ignore-output"]
+w2v_seed1 = E.train_word2vec(slices[300_000], sg=True, vector_size=50, epochs=5, workers=1, seed=1)
+
+# %%
+gensim_03 = w2v["skip-gram 0.3M"]
+probe_words = gensim_03.index_to_key[50:550:10]
+overlap = {
+    "PyTorch SGNS vs gensim": E.neighbour_overlap(sgns_kv, gensim_03, probe_words),
+    "gensim seed 1 vs gensim seed 0": E.neighbour_overlap(w2v_seed1, gensim_03, probe_words),
+}
+sgns_total = {r.section: r for r in E.evaluate_analogies(sgns_kv, restrict_vocab=30_000)}["total"].accuracy
+for name, value in overlap.items():
+    print(f"{name:32s} share {value:.0%} of their 10 nearest neighbours")
+print(f"analogies solved (total): PyTorch SGNS {sgns_total:.0%}, gensim {totals['skip-gram 0.3M']:.0%}")
+assert sgns_loss[-1] < 0.85 * sgns_loss[0], "the SGNS loss should fall"
+assert overlap["PyTorch SGNS vs gensim"] > 0.6 * overlap["gensim seed 1 vs gensim seed 0"], \
+    "the PyTorch model should agree with gensim about as well as gensim agrees with itself"
+
+# %% [markdown]
+# ## 6. The GloVe objective, implemented and trained here
 #
 # GloVe (Pennington et al., 2014) fits word vectors $w_i$, context vectors $\tilde w_j$ and
 # two biases to the logarithm of the co-occurrence counts $X_{ij}$ (how often word j appears
@@ -305,9 +382,9 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The vectors GloVe publishes are $W + \tilde W$. Trained on a million tokens for a few
-# seconds they already put similar words together, though far less cleanly than the real
-# GloVe:
+# The vectors GloVe publishes are $W + \tilde W$. Trained on a million tokens for 300 full-batch
+# steps (the time is printed above) they already put similar words together, though far less
+# cleanly than the real GloVe:
 
 # %%
 glove_small = E.keyed_vectors(vocab.itos[1:], glove_here.vectors())
@@ -319,7 +396,7 @@ numbers = ["one", "two", "four", "five", "six", "seven", "eight", "nine", "ten"]
 assert len({w for w, _ in E.neighbours(glove_small, "three", topn=10)} & set(numbers)) >= 3, "numbers should be neighbours"
 
 # %% [markdown]
-# ## 6. The limit: one vector per word
+# ## 7. The limit: one vector per word
 #
 # A static embedding has exactly one vector for *bank*, whether the sentence is about money
 # or about a river. The vector is a mixture dominated by the most frequent sense in the
@@ -362,7 +439,7 @@ assert coef[0] > coef[1] > 0, "the vector mixes both senses, the frequent one wi
 # different vector in each sentence.
 
 # %% [markdown]
-# ## 7. Explore
+# ## 8. Explore
 #
 # Three widgets on GloVe 6B 50d. Type words (unknown words get suggestions, empty boxes do
 # nothing) and move the sliders.
@@ -396,6 +473,9 @@ print(E.neighbour_report(glove, "Bank", topn=3))
 # - Word2Vec trained here on up to 3.4M tokens solves a small fraction of what GloVe's 6B
 #   tokens do, and more data helps at every step: the value of a pretrained model is largely
 #   the data it has read.
+# - Skip-gram with negative sampling is a logistic loss on (centre, context) pairs against
+#   random noise words; written out in PyTorch with word2vec's window, subsampling and noise
+#   distribution, it agrees with gensim about as well as two gensim runs agree (asserted).
 # - The GloVe objective is a weighted least-squares fit of $w_i^\top\tilde w_j + b_i +
 #   \tilde b_j$ to $\log X_{ij}$; trained here, its predictions track log co-occurrence.
 # - One vector per word mixes the senses of *bank*; lesson 03 makes vectors depend on context.
@@ -409,4 +489,6 @@ print(E.neighbour_report(glove, "Bank", topn=3))
 #   and compare the offset cosine with the random re-pairing.
 #
 # **Exercises**: `02_word_embeddings_exercises.ipynb` (cosine similarity, analogies that
-# exclude their inputs, the GloVe weighting and loss, scoring an analogy section).
+# exclude their inputs, the GloVe weighting and loss, scoring an analogy section, a sentiment
+# classifier trained on averaged GloVe vectors and graded on sentences it never saw, and what
+# an average of word vectors cannot see).

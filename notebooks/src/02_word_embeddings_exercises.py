@@ -1,10 +1,12 @@
 # %% [markdown]
 # # 02 Exercises: word vectors, analogies and the GloVe objective
 #
-# Four graded exercises from lesson 02, each independent of the others. The setup cell
-# loads GloVe 6B 50d (about 2 seconds) and keeps its 20,000 most frequent words as a plain
-# NumPy matrix `VECS` (one row per word of `WORDS`, most frequent first), so your code works
-# on arrays, not on gensim.
+# Six graded exercises from lesson 02, each independent of the others: four functions, one
+# sentiment classifier that you train on averaged word vectors (graded on sentences you
+# never see), and one prediction. The setup cell loads GloVe 6B 50d (about 2 seconds) and
+# keeps its 20,000 most frequent words as a plain NumPy matrix `VECS` (one row per word of
+# `WORDS`, most frequent first), so your code works on arrays, not on gensim. It also loads
+# 1,000 labelled movie-review sentences (Pang & Lee) for Exercise 5.
 #
 # Write your answer in each exercise's solution cell, in place of
 # `raise NotImplementedError()`, run the cell, then run the test cell below it.
@@ -15,6 +17,9 @@ import torch
 
 from course_lib.embeddings import analogy_questions
 from course_lib.models import load_glove
+from course_lib.textdata import polarity_train
+
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
 
 _glove = load_glove()
 WORDS = list(_glove.index_to_key[:20_000])
@@ -22,6 +27,8 @@ VECS = np.array(_glove.vectors[:20_000], dtype=np.float32)
 INDEX = {w: i for i, w in enumerate(WORDS)}
 QUESTIONS = analogy_questions()  # {section: [(a, b, c, d), ...]}, lower-case
 print(f"{len(WORDS):,} words x {VECS.shape[1]} dimensions; sections: {', '.join(QUESTIONS)}")
+TRAIN = polarity_train(1000)  # .texts (1,000 sentences), .labels (0 = negative, 1 = positive)
+print(f"{len(TRAIN.texts):,} training sentences, e.g. {TRAIN.texts[1]!r}")
 
 
 def rel_error(a, b) -> float:
@@ -215,4 +222,109 @@ for _sec in ("family", "currency"):
     assert _skipped > 0 and _ans == _n and abs(_acc - _c / _n) < 1e-9, (_sec, _acc, _ans, _c, _n)
 assert section_accuracy(toy_words, toy, [("a", "b", "c", "d"), ("a", "b", "zzz", "d")]) == (1.0, 1), "skip unknown words"
 assert section_accuracy(toy_words, toy, [("a", "q", "c", "d")]) == (0.0, 0)
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# ## Exercise 5 (5 points): a sentiment classifier on averaged word vectors
+#
+# The simplest way to transfer word vectors to a sentence task: represent a sentence by the
+# average of its words' vectors, and fit a linear classifier on top.
+#
+# 1. `embed_sentences(texts)` returns a float array of shape `[len(texts), 50]`: for each
+#    sentence, split it on whitespace (the sentences are already lower-cased and tokenised),
+#    keep the words that are in `INDEX`, and average their rows of `VECS`; a sentence with no
+#    known word gets a row of zeros.
+# 2. `fit_logistic(X, y, epochs=1000, lr=0.5)` fits logistic regression by full-batch gradient
+#    descent: start from `w = 0` (length `X.shape[1]`) and `b = 0`; at each epoch compute
+#    $p = \sigma(Xw + b)$ and step down the gradient of the **mean** cross-entropy,
+#    $w \leftarrow w - \text{lr} \cdot X^\top (p - y) / N$ and
+#    $b \leftarrow b - \text{lr} \cdot \text{mean}(p - y)$. Return `(w, b)` (a NumPy array and a float).
+#
+# A sentence is predicted positive when $x \cdot w + b > 0$. The grader fits your classifier on
+# `TRAIN` and measures its accuracy on 1,000 test sentences you never see.
+
+# %% nbgrader={"solution": true, "grade_id": "ex5_sentiment"}
+def embed_sentences(texts: list[str]) -> np.ndarray:
+    ### BEGIN SOLUTION
+    out = np.zeros((len(texts), VECS.shape[1]), dtype=np.float32)
+    for k, text in enumerate(texts):
+        ids = [INDEX[w] for w in text.split() if w in INDEX]
+        if ids:
+            out[k] = VECS[ids].mean(axis=0)
+    return out
+    ### END SOLUTION
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, epochs: int = 1000, lr: float = 0.5) -> tuple[np.ndarray, float]:
+    ### BEGIN SOLUTION
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    w, b = np.zeros(X.shape[1]), 0.0
+    for _ in range(epochs):
+        p = 1 / (1 + np.exp(-(X @ w + b)))
+        w -= lr * X.T @ (p - y) / len(y)
+        b -= lr * float(np.mean(p - y))
+    return w, b
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_sentiment_tests", "points": 5, "locked": true}
+E = embed_sentences(["a good film", "zzzqx qqzzx"])
+assert E.shape == (2, 50), E.shape
+assert rel_error(E[0], VECS[[INDEX["a"], INDEX["good"], INDEX["film"]]].mean(0)) < 1e-5
+assert not E[1].any(), "a sentence with no known word is a row of zeros"
+X_sent = embed_sentences(TRAIN.texts)
+w, b = fit_logistic(X_sent, TRAIN.labels, epochs=1000, lr=0.5)
+assert np.shape(w) == (50,) and np.ndim(b) == 0, "w: one weight per dimension; b: a number"
+print(f"training accuracy: {np.mean((X_sent @ w + b > 0) == TRAIN.labels):.0%}")
+print("visible tests passed")
+### BEGIN HIDDEN TESTS
+from course_lib.textdata import polarity_test  # noqa: E402
+
+_test = polarity_test()
+_acc = float(np.mean((embed_sentences(_test.texts) @ w + float(b) > 0) == _test.labels))
+assert _acc >= 0.63, f"held-out accuracy {_acc:.3f} (the reference reaches about 0.67)"
+_E = embed_sentences(["the zzzqx film", "film the"])
+assert rel_error(_E[0], VECS[[INDEX["the"], INDEX["film"]]].mean(0)) < 1e-5, "average the known words only"
+assert rel_error(_E[0], _E[1]) < 1e-6
+_Xs = np.array([[2.0, 0.0], [1.0, 1.0], [-1.0, 0.5], [-2.0, -1.0]])
+_ws, _bs = fit_logistic(_Xs, np.array([1, 1, 0, 0]), epochs=1, lr=0.5)
+assert rel_error(_ws, [0.375, 0.09375]) < 1e-6, "one step from zero: w = -lr * X.T (0.5 - y) / N"
+assert abs(float(_bs)) < 1e-12
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 6 (2 points): what can an average not see?
+#
+# Your classifier of Exercise 5 sees a sentence only through the average of its word vectors.
+# For which pair of sentences must **every** classifier built on that average (whatever its
+# weights) give the same prediction? Set `same_prediction` to one letter.
+#
+# - `"A"`: "a good film" and "a great film"
+# - `"B"`: "the film is good" and "the film is not good"
+# - `"C"`: "the acting is good but the plot is bad" and "the acting is bad but the plot is good"
+# - `"D"`: "a good film" and "a good film , really"
+
+# %% nbgrader={"solution": true, "grade_id": "ex6_order"}
+### BEGIN SOLUTION
+same_prediction = "C"
+### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex6_order_tests", "points": 2, "locked": true}
+assert same_prediction in ("A", "B", "C", "D"), "one of the letters A, B, C, D"
+print("visible tests passed (the answer itself is graded by hidden tests)")
+### BEGIN HIDDEN TESTS
+_pairs = {"A": ("a good film", "a great film"), "B": ("the film is good", "the film is not good"),
+          "C": ("the acting is good but the plot is bad", "the acting is bad but the plot is good"),
+          "D": ("a good film", "a good film , really")}
+
+
+def _avg(text):
+    return VECS[[INDEX[t] for t in text.split()]].mean(0)
+
+
+_same = [k for k, (s1, s2) in _pairs.items() if np.array_equal(np.sort(s1.split()), np.sort(s2.split()))]
+assert _same == ["C"] and all(np.abs(_avg(s1) - _avg(s2)).max() > 1e-3 for k, (s1, s2) in _pairs.items() if k != "C")
+assert same_prediction == "C"
 ### END HIDDEN TESTS

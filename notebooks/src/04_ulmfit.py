@@ -309,4 +309,5 @@ ulmfit.ablation_trainer(my_rows)
 # - Train with all three techniques off at 3e-3, then with only discriminative rates on.
 #
 # **Exercises**: `04_ulmfit_exercises.ipynb` (STLR exactly as in the paper, discriminative
-# parameter groups, one gradual-unfreezing step).
+# parameter groups, one gradual-unfreezing step, a fine-tuning run with both that is graded on
+# held-out accuracy and on the rates it used, and reading this lesson's sweep).

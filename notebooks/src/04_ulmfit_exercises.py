@@ -9,6 +9,10 @@
 # 2. **Discriminative parameter groups** (2 points): one optimizer group per layer, rates
 #    divided by 2.6 from one layer to the one below.
 # 3. **One gradual-unfreezing step** (2 points): unfreeze the topmost frozen layer group.
+# 4. **A fine-tuning run with STLR and discriminative rates** (4 points): build the optimizer
+#    and scheduler yourself and train a small network; graded on held-out accuracy and on the
+#    rates it used.
+# 5. **Reading the sweep** (2 points): which technique matters most at a high rate.
 
 # %%
 import math
@@ -17,12 +21,36 @@ import torch
 from torch import nn
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
 
 
 def make_stack(n_layers: int = 4, width: int = 3) -> nn.ModuleList:
     """A toy network: ``n_layers`` small linear layers, bottom layer first."""
     torch.manual_seed(0)
     return nn.ModuleList(nn.Linear(width, width) for _ in range(n_layers))
+
+
+def _training_features() -> tuple[torch.Tensor, torch.Tensor]:
+    """Standardised DINOv2 CLS features of 1,000 Animal-MNIST training images (10 classes)."""
+    from course_lib.vit import load_feature_cache
+
+    cache = load_feature_cache()
+    x = torch.tensor(cache["train"], dtype=torch.float32)
+    return (x - x.mean(0)) / x.std(0), torch.tensor(cache["train_labels"], dtype=torch.long)
+
+
+X_TRAIN, Y_TRAIN = _training_features()
+
+
+def make_mlp(seed: int = 0) -> nn.Sequential:
+    """A small classifier on the 384-d features: three linear layers (the layer groups) with ReLUs."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(384, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def mlp_layers(model: nn.Sequential) -> list[nn.Module]:
+    """The layer groups of ``make_mlp``'s network, bottom first."""
+    return [model[0], model[2], model[4]]
 
 
 # %% [markdown]
@@ -149,6 +177,149 @@ _s = _frozen_stack(3, trainable_top=1)
 _s[1].bias.requires_grad_(True)  # a half-frozen layer still counts as frozen
 assert unfreeze_next(_s) == 1 and _state(_s) == [False, True, True]
 assert unfreeze_next(_s) == 0 and unfreeze_next(_s) is None
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 4: a fine-tuning run with STLR and discriminative rates
+#
+# Now put the pieces together and train. `X_TRAIN` (1,000 x 384, standardised) holds frozen
+# DINOv2 features of Animal-MNIST images, `Y_TRAIN` their 10 classes; `make_mlp()` builds a
+# small network and `mlp_layers(model)` lists its three layer groups, bottom first.
+#
+# Write `finetune_stlr(model, layers, X, y, epochs, batch_size, lr_top, factor, cut_frac,
+# ratio, seed)`, on its own (do not call the functions of the exercises above):
+#
+# 1. one `torch.optim.AdamW` (its defaults otherwise) with **one parameter group per layer**
+#    of `layers`: the top layer gets `lr_top`, each layer below the rate of the layer above
+#    divided by `factor`;
+# 2. a `torch.optim.lr_scheduler.LambdaLR` whose multiplier at step $t$ is STLR's
+#    $\eta_t / \eta_{max}$ (equation (3), `cut_frac`, `ratio`), over
+#    $T$ = `epochs` x `ceil(len(X) / batch_size)` steps;
+# 3. train: each epoch, shuffle the rows (`torch.randperm` with a generator seeded with
+#    `seed`), and for each mini-batch compute the cross-entropy, clear the gradients, backward,
+#    **record the rates** `[group["lr"] for group in optimizer.param_groups]`, then step the
+#    optimizer, then the scheduler (once per mini-batch).
+#
+# Return the recorded rates: a list of $T$ lists (one rate per layer, bottom first). The
+# grader trains a fresh network with your function and checks its accuracy on test images you
+# never see, and that the rates at every step follow STLR and the discriminative factor.
+
+# %% nbgrader={"solution": true, "grade_id": "stlr_run"}
+def finetune_stlr(model, layers, X, y, epochs=4, batch_size=32, lr_top=1e-2, factor=2.6, cut_frac=0.1, ratio=32, seed=0):
+    ### BEGIN SOLUTION
+    n = len(layers)
+    groups = [{"params": list(layer.parameters()), "lr": lr_top / factor ** (n - 1 - i)} for i, layer in enumerate(layers)]
+    optimizer = torch.optim.AdamW(groups)
+    T = epochs * math.ceil(len(X) / batch_size)
+    cut = math.floor(T * cut_frac)
+
+    def multiplier(t):
+        p = t / cut if t < cut else 1 - (t - cut) / (cut * (1 / cut_frac - 1))
+        return (1 + p * (ratio - 1)) / ratio
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+    gen = torch.Generator().manual_seed(seed)
+    rates = []
+    for _ in range(epochs):
+        order = torch.randperm(len(X), generator=gen)
+        for start in range(0, len(X), batch_size):
+            idx = order[start : start + batch_size]
+            loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            rates.append([group["lr"] for group in optimizer.param_groups])
+            optimizer.step()
+            scheduler.step()
+    return rates
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "stlr_run_tests", "points": 4, "locked": true}
+_model = make_mlp(seed=0)
+_start = [p.detach().clone() for p in _model.parameters()]
+_rates = finetune_stlr(_model, mlp_layers(_model), X_TRAIN, Y_TRAIN, epochs=4, batch_size=32, lr_top=1e-2)
+assert len(_rates) == 4 * 32, "one entry per optimizer step: T = 4 epochs x 32 mini-batches"
+assert all(len(r) == 3 for r in _rates), "one rate per layer group"
+assert math.isclose(max(r[-1] for r in _rates), 1e-2, rel_tol=1e-6), "the top layer's rate peaks at lr_top"
+assert all(math.isclose(r[i + 1] / r[i], 2.6, rel_tol=1e-6) for r in _rates for i in range(2)), "rates divided by 2.6 downward"
+with torch.no_grad():
+    _train_acc = (_model(X_TRAIN).argmax(1) == Y_TRAIN).float().mean().item()
+print(f"training accuracy: {_train_acc:.0%}")
+print("finetune_stlr: visible tests passed")
+### BEGIN HIDDEN TESTS
+from course_lib.vit import load_feature_cache  # noqa: E402
+
+
+def _stlr_ref(t, T, cut_frac=0.1, ratio=32):
+    cut = math.floor(T * cut_frac)
+    p = t / cut if t < cut else 1 - (t - cut) / (cut * (1 / cut_frac - 1))
+    return (1 + p * (ratio - 1)) / ratio
+
+
+for _t, _r in enumerate(_rates):
+    for _i, _lr in enumerate(_r):
+        assert math.isclose(_lr, 1e-2 / 2.6 ** (2 - _i) * _stlr_ref(_t, 128), rel_tol=1e-6), f"step {_t}, layer {_i}: {_lr}"
+assert all(not torch.equal(a, b) for a, b in zip(_start, _model.parameters())), "every layer should train"
+_cache = load_feature_cache()
+_x = torch.tensor(_cache["train"], dtype=torch.float32)
+_X_test = (torch.tensor(_cache["test"], dtype=torch.float32) - _x.mean(0)) / _x.std(0)
+with torch.set_grad_enabled(False):
+    _test_acc = (_model(_X_test).argmax(1) == torch.tensor(_cache["test_labels"], dtype=torch.long)).float().mean().item()
+assert _test_acc >= 0.80, f"held-out accuracy {_test_acc:.3f} (the reference reaches about 0.85)"
+_m2 = make_mlp(seed=1)
+_r2 = finetune_stlr(_m2, mlp_layers(_m2), X_TRAIN[:500], Y_TRAIN[:500], epochs=2, batch_size=100, lr_top=5e-3, factor=2.0,
+                    cut_frac=0.3, ratio=4, seed=1)
+assert len(_r2) == 10
+for _t, _r in enumerate(_r2):
+    for _i, _lr in enumerate(_r):
+        assert math.isclose(_lr, 5e-3 / 2.0 ** (2 - _i) * _stlr_ref(_t, 10, 0.3, 4), rel_tol=1e-6), f"step {_t}, layer {_i}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 5: reading the sweep
+#
+# Lesson 04 committed a sweep (`data/ulmfit/minilm_sweep.json`, shown in the lesson): MiniLM
+# fine-tuned on 500 sentences with the full ULMFiT recipe and with each of its three
+# techniques removed in turn, at four learning rates, three seeds each. Answer from the sweep
+# (or predict from what each technique does, then check):
+#
+# - `"removal_that_hurts_most_at_1e-3"`: at lr = 1e-3, removing which technique lowers the
+#   mean accuracy the most? One of `"discriminative"`, `"stlr"`, `"unfreezing"`.
+# - `"constant_rate_at_3e-3"`: at lr = 3e-3, what does a constant rate on all layers (none
+#   of the techniques) give? One of `"better than ULMFiT"`, `"close to ULMFiT"`, `"chance"`.
+#
+# Set `sweep_answers` to a dict with these two keys.
+
+# %% nbgrader={"solution": true, "grade_id": "sweep_reading"}
+### BEGIN SOLUTION
+sweep_answers = {"removal_that_hurts_most_at_1e-3": "discriminative", "constant_rate_at_3e-3": "chance"}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "sweep_reading_tests", "points": 2, "locked": true}
+assert isinstance(sweep_answers, dict)
+assert sweep_answers.get("removal_that_hurts_most_at_1e-3") in ("discriminative", "stlr", "unfreezing")
+assert sweep_answers.get("constant_rate_at_3e-3") in ("better than ULMFiT", "close to ULMFiT", "chance")
+print("sweep answers: well formed (graded by hidden tests)")
+### BEGIN HIDDEN TESTS
+import json  # noqa: E402
+
+from course_lib import assets  # noqa: E402
+
+_rows = json.loads(assets.path("lesson04-minilm-sweep").read_text())["rows"]
+
+
+def _mean(key, lr):
+    accs = [r["accuracy"] for r in _rows if r["key"] == key and math.isclose(r["lr"], lr)]
+    assert len(accs) == 3, (key, lr)
+    return sum(accs) / len(accs)
+
+
+_drops = {name: _mean("ulmfit", 1e-3) - _mean(f"no_{name}", 1e-3) for name in ("discriminative", "stlr", "unfreezing")}
+_worst = max(_drops, key=_drops.get)
+assert _drops[_worst] > 0.1 and all(_drops[_worst] > v + 0.1 for k, v in _drops.items() if k != _worst)
+assert sweep_answers["removal_that_hurts_most_at_1e-3"] == _worst
+assert _mean("constant", 3e-3) < 0.55 < _mean("ulmfit", 3e-3) - 0.1
+assert sweep_answers["constant_rate_at_3e-3"] == "chance"
 ### END HIDDEN TESTS
 
 # %% [markdown]

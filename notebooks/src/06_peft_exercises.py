@@ -1,8 +1,11 @@
 # %% [markdown]
 # # 06 Exercises: LoRA, adapters, prompt tuning and who trains what
 #
-# Four graded exercises from lesson 06, each independent of the others. They run on small
-# seeded tensors (no model is loaded), so the whole notebook takes a few seconds.
+# Six graded exercises from lesson 06, each independent of the others. Exercises 1 to 4 run
+# on small seeded tensors; in Exercise 5 you inject LoRA into a small frozen network and
+# train it on cached image features (graded on images you never see); Exercise 6 asks you to
+# choose a method from the lesson's committed table. No big model is loaded: the whole
+# notebook takes a few seconds.
 #
 # Conventions: weights are stored as PyTorch's `nn.Linear` stores them, `W` of shape
 # `[out_features, in_features]`, so a linear layer computes `x @ W.T + b`. Inputs `x` are
@@ -12,15 +15,44 @@
 # the BEGIN and END SOLUTION marker lines), run the cell, then run the test cell below it.
 
 # %%
+from collections import OrderedDict
+
 import torch
+from torch import nn
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
 
 
 def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
     """Largest relative difference between two tensors (cs231n style)."""
     a, b = torch.as_tensor(a).detach().double(), torch.as_tensor(b).detach().double()
     return float(((a - b).abs() / (a.abs() + b.abs()).clamp_min(1e-8)).max())
+
+
+def _training_features() -> tuple[torch.Tensor, torch.Tensor]:
+    """Standardised DINOv2 CLS features of 1,000 Animal-MNIST training images (10 classes)."""
+    from course_lib.vit import load_feature_cache
+
+    cache = load_feature_cache()
+    x = torch.tensor(cache["train"], dtype=torch.float32)
+    return (x - x.mean(0)) / x.std(0), torch.tensor(cache["train_labels"], dtype=torch.long)
+
+
+X_TRAIN, Y_TRAIN = _training_features()
+
+
+def make_frozen_net(seed: int = 0) -> nn.Sequential:
+    """``body`` (a frozen 384 -> 16 linear layer and a ReLU, standing in for a pretrained
+    encoder) and ``head`` (a fresh, trainable 16 -> 10 linear layer)."""
+    rng = torch.Generator().manual_seed(seed)
+    body = nn.Sequential(nn.Linear(384, 16), nn.ReLU())
+    with torch.no_grad():
+        body[0].weight.copy_(torch.randn(16, 384, generator=rng) / 384**0.5)
+        body[0].bias.zero_()
+    body.requires_grad_(False)
+    torch.manual_seed(seed)
+    return nn.Sequential(OrderedDict(body=body, head=nn.Linear(16, 10)))
 
 
 # %% [markdown]
@@ -218,6 +250,149 @@ assert trainable_params("LoRA", 384, 6, 2, r=1) == 770 + 12 * 768
 assert trainable_params("adapter", 64, 2, 3, bottleneck=8) == 195 + 4 * (64 * 8 + 8 + 8 * 64 + 64) + 5 * 128
 assert trainable_params("prompt tuning", 64, 2, 3, n_virtual=5) == 195 + 5 * 64
 assert trainable_params("adapter", 768, 12, 2) == 1538 + 24 * (2 * 768 * 32 + 32 + 768) + 25 * 1536
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 5 (5 points): inject LoRA and train it
+#
+# `make_frozen_net()` returns a network with a frozen `body` (a 384 -> 16 linear layer and a
+# ReLU, standing in for a pretrained encoder) and a trainable `head`. `X_TRAIN` (1,000 x 384)
+# holds standardised DINOv2 features of Animal-MNIST images and `Y_TRAIN` their 10 classes.
+# Training the head alone cannot do much through a frozen 16-dimensional bottleneck: adapt the
+# body with LoRA.
+#
+# 1. `LoRA(base, r, alpha)`: an `nn.Module` that keeps the `nn.Linear` `base` (its weight and
+#    bias frozen, `requires_grad = False`) and adds two trainable parameters, `A`
+#    (`r x in_features`, small random values, e.g. `0.01 * torch.randn`) and `B`
+#    (`out_features x r`, zeros); `forward(x)` returns
+#    `base(x) + (alpha / r) * (x @ A.T) @ B.T`.
+# 2. `add_lora(model, r=4, alpha=8.0)`: replace every `nn.Linear` directly inside `model.body`
+#    by a `LoRA` wrapping it (e.g. `model.body[i] = LoRA(model.body[i], r, alpha)`) and return
+#    `model`. Afterwards the trainable parameters are exactly the LoRA matrices and the head.
+# 3. `train_lora(model, X, y, epochs=10, lr=1e-2, batch_size=32, seed=0)`: train the
+#    parameters that require gradients with `torch.optim.AdamW` (rate `lr`), cross-entropy, on
+#    shuffled mini-batches, for `epochs` epochs.
+#
+# The grader checks what your code does: which parameters train, that the frozen weights are
+# bit for bit unchanged after training, and the accuracy on test images you never see.
+
+# %% nbgrader={"solution": true, "grade_id": "ex5_lora_train"}
+class LoRA(nn.Module):
+    def __init__(self, base: nn.Linear, r: int = 4, alpha: float = 8.0):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.base = base
+        base.requires_grad_(False)
+        self.A = nn.Parameter(0.01 * torch.randn(r, base.in_features))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r))
+        self.scale = alpha / r
+        ### END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T
+        ### END SOLUTION
+
+
+def add_lora(model: nn.Module, r: int = 4, alpha: float = 8.0) -> nn.Module:
+    ### BEGIN SOLUTION
+    for i, layer in enumerate(model.body):
+        if isinstance(layer, nn.Linear):
+            model.body[i] = LoRA(layer, r, alpha)
+    return model
+    ### END SOLUTION
+
+
+def train_lora(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int = 10, lr: float = 1e-2,
+               batch_size: int = 32, seed: int = 0) -> nn.Module:
+    ### BEGIN SOLUTION
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(len(X), generator=gen)
+        for start in range(0, len(X), batch_size):
+            idx = order[start : start + batch_size]
+            loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_lora_train_tests", "points": 5, "locked": true}
+net = make_frozen_net(seed=0)
+base_layer = net.body[0]
+base_weight, base_bias = base_layer.weight.detach().clone(), base_layer.bias.detach().clone()
+with torch.no_grad():
+    before = net(X_TRAIN[:8])
+net = add_lora(net, r=4, alpha=8.0)
+with torch.no_grad():
+    assert rel_error(net(X_TRAIN[:8]), before) < 1e-6, "with B = 0 the network must compute what it did before"
+n_trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+print(f"trainable parameters after add_lora: {n_trainable:,}")
+train_lora(net, X_TRAIN, Y_TRAIN, epochs=10, lr=1e-2)
+with torch.no_grad():
+    train_acc = (net(X_TRAIN).argmax(1) == Y_TRAIN).float().mean().item()
+print(f"training accuracy: {train_acc:.0%}")
+print("visible tests passed")
+### BEGIN HIDDEN TESTS
+from course_lib.vit import load_feature_cache  # noqa: E402
+
+assert n_trainable == 16 * 10 + 10 + 4 * (384 + 16), f"trainable: the LoRA matrices and the head only, got {n_trainable}"
+assert any(m is base_layer for m in net.modules()), "the original linear layer must stay inside the network"
+assert not base_layer.weight.requires_grad and not base_layer.bias.requires_grad, "the base layer must be frozen"
+assert torch.equal(base_layer.weight, base_weight) and torch.equal(base_layer.bias, base_bias), "the frozen weights changed"
+with torch.set_grad_enabled(False):
+    assert (net.body[0](X_TRAIN[:8]) - base_layer(X_TRAIN[:8])).abs().max() > 1e-3, "the LoRA update did not train"
+_cache = load_feature_cache()
+_x = torch.tensor(_cache["train"], dtype=torch.float32)
+_X_test = (torch.tensor(_cache["test"], dtype=torch.float32) - _x.mean(0)) / _x.std(0)
+with torch.set_grad_enabled(False):
+    _acc = (net(_X_test).argmax(1) == torch.tensor(_cache["test_labels"], dtype=torch.long)).float().mean().item()
+assert _acc >= 0.72, f"held-out accuracy {_acc:.3f} (the reference reaches about 0.81; the head alone about 0.5)"
+_n2 = make_frozen_net(seed=1)
+_base2 = _n2.body[0]
+_n2 = add_lora(_n2, r=2, alpha=6.0)
+assert sum(p.numel() for p in _n2.parameters() if p.requires_grad) == 170 + 2 * 400, "rank r = 2"
+_lora = _n2.body[0]
+_trainable = [p for p in _lora.parameters() if p.requires_grad]
+_A = next(p for p in _trainable if p.shape == (2, 384))
+_B = next(p for p in _trainable if p.shape == (16, 2))
+with torch.set_grad_enabled(False):
+    _B.copy_(torch.randn(16, 2, generator=torch.Generator().manual_seed(4)))
+    _xx = X_TRAIN[:5]
+    assert rel_error(_lora(_xx), _base2(_xx) + 3.0 * (_xx @ _A.T) @ _B.T) < 1e-5, "the update is scaled by alpha / r"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 6 (2 points): one base model, many tasks
+#
+# You will serve 100 sentiment-like tasks from one shared MiniLM kept in memory, storing only
+# what each task trains (plus the shared model once). You want each task within **one point**
+# of full fine-tuning's test accuracy. Using the lesson's committed table at n = 500
+# (`course_lib.peft.load_committed_table()["table"]`, shown in lesson 06), which method stores
+# the fewest parameters per task while meeting that bar? Set `serving_method` to one of
+# `"full fine-tuning"`, `"linear probe"`, `"LoRA"`, `"adapter"`, `"prompt tuning"`.
+
+# %% nbgrader={"solution": true, "grade_id": "ex6_serving"}
+### BEGIN SOLUTION
+serving_method = "LoRA"
+### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex6_serving_tests", "points": 2, "locked": true}
+assert serving_method in ("full fine-tuning", "linear probe", "LoRA", "adapter", "prompt tuning"), serving_method
+print("visible tests passed (the choice itself is graded by hidden tests)")
+### BEGIN HIDDEN TESTS
+from course_lib.peft import load_committed_table  # noqa: E402
+
+_rows = {r["method"]: r for r in load_committed_table()["table"]}
+_bar = _rows["full fine-tuning"]["accuracy"] - 0.01
+_ok = [m for m in ("full fine-tuning", "linear probe", "LoRA", "adapter", "prompt tuning") if _rows[m]["accuracy"] >= _bar]
+_best = min(_ok, key=lambda m: _rows[m]["trainable"])
+assert _best == "LoRA" and _rows["prompt tuning"]["accuracy"] < _bar - 0.02 and _rows["linear probe"]["accuracy"] < _bar - 0.02
+assert serving_method == _best
 ### END HIDDEN TESTS
 
 # %% [markdown]

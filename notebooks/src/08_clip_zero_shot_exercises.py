@@ -1,8 +1,10 @@
 # %% [markdown]
 # # 08 Exercises: CLIP's loss, the zero-shot classifier, prompt ensembling
 #
-# Three graded exercises on small seeded tensors (no model is loaded: the whole notebook runs in
-# seconds). Each exercise is independent: fill in the solution cell, then run its test cell.
+# Five graded exercises on small seeded tensors (no model is loaded: the whole notebook runs in
+# seconds): three functions, one contrastive training run that you write (graded on pairs you
+# never see), and one question on the lesson's training log. Each exercise is independent:
+# fill in the solution cell, then run its test cell.
 # The visible tests are self-checks; more tests run when your work is graded.
 #
 # Conventions: embeddings are rows of float tensors; `@` is matrix multiplication;
@@ -12,11 +14,33 @@
 import torch
 import torch.nn.functional as F
 
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
+
 
 def rel_error(a, b):
     """Largest relative difference between two tensors (or numbers)."""
     a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
     return float(((a - b).abs() / (a.abs() + b.abs()).clamp_min(1e-8)).max())
+
+
+# Synthetic paired features for Exercise 4: each pair shares a hidden 16-d "concept" z; the
+# image side sees it through a nonlinear map, the text side through a linear one, both noisy.
+LATENT, IMAGE_DIM, TEXT_DIM = 16, 64, 48
+_pair_gen = torch.Generator().manual_seed(8)
+_P_IMAGE = torch.randn(LATENT, IMAGE_DIM, generator=_pair_gen) / LATENT**0.5
+_P_TEXT = torch.randn(LATENT, TEXT_DIM, generator=_pair_gen) / LATENT**0.5
+
+
+def make_pairs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n paired (image features, text features): row i of both comes from the same concept."""
+    rng = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, LATENT, generator=rng)
+    image = torch.tanh(z @ _P_IMAGE) + 0.7 * torch.randn(n, IMAGE_DIM, generator=rng)
+    text = z @ _P_TEXT + 0.7 * torch.randn(n, TEXT_DIM, generator=rng)
+    return image, text
+
+
+IMAGE_TRAIN, TEXT_TRAIN = make_pairs(2000, seed=0)
 
 
 # %% [markdown]
@@ -130,4 +154,111 @@ ref = F.normalize(F.normalize(pe, dim=-1).mean(1), dim=-1)
 assert rel_error(ensemble_class_embeddings(pe), ref) < 1e-5
 one = torch.tensor([[[3.0, 4.0, 0.0], [0.0, 0.0, 0.1]]])  # a long and a short prompt vector count equally
 assert torch.allclose(ensemble_class_embeddings(one)[0], F.normalize(torch.tensor([0.6, 0.8, 1.0]), dim=0), atol=1e-5)
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# ## Exercise 4: train CLIP-style heads (5 points)
+#
+# `IMAGE_TRAIN` (2,000 x 64) and `TEXT_TRAIN` (2,000 x 48) are paired features from two frozen
+# "towers": row i of both describes the same thing. Train one linear head per side into a
+# shared space of size `dim`, with CLIP's symmetric contrastive loss, so that an image's
+# nearest caption (cosine similarity) is its own.
+#
+# Write `train_clip_heads(image_feats, text_feats, dim=32, epochs=10, batch_size=64, lr=1e-2,
+# temperature=0.1, seed=0)` returning `(image_head, text_head)`, two `nn.Linear` layers
+# (`image_feats.shape[1] -> dim` and `text_feats.shape[1] -> dim`), on its own (do not call
+# Exercise 1's function):
+#
+# - seed torch (`torch.manual_seed` with `seed`), then create both heads and one
+#   `torch.optim.Adam` (rate `lr`) over the parameters of both;
+# - each epoch, shuffle the pairs (a `torch.Generator` seeded with `seed`) and take
+#   mini-batches of `batch_size` **pairs** (the same rows of both inputs);
+# - for each mini-batch: project both sides, L2-normalise, logits = similarities /
+#   `temperature`, loss = mean of the image-to-text and text-to-image cross-entropies (the
+#   i-th image matches the i-th text), then the usual zero_grad, backward, step.
+#
+# The grader measures retrieval on new pairs you never see: for each image, is its own caption
+# the most similar of 200 (recall@1)?
+
+# %% nbgrader={"solution": true, "grade_id": "ex4_clip_train"}
+def train_clip_heads(image_feats, text_feats, dim=32, epochs=10, batch_size=64, lr=1e-2, temperature=0.1, seed=0):
+    ### BEGIN SOLUTION
+    torch.manual_seed(seed)
+    image_head = torch.nn.Linear(image_feats.shape[1], dim)
+    text_head = torch.nn.Linear(text_feats.shape[1], dim)
+    optimizer = torch.optim.Adam(list(image_head.parameters()) + list(text_head.parameters()), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(len(image_feats), generator=gen)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            u = F.normalize(image_head(image_feats[idx]), dim=1)
+            v = F.normalize(text_head(text_feats[idx]), dim=1)
+            logits = u @ v.T / temperature
+            target = torch.arange(len(idx))
+            loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return image_head, text_head
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_clip_train_tests", "points": 5, "locked": true}
+image_head, text_head = train_clip_heads(IMAGE_TRAIN, TEXT_TRAIN, dim=32, epochs=10)
+assert image_head(IMAGE_TRAIN[:5]).shape == (5, 32) and text_head(TEXT_TRAIN[:5]).shape == (5, 32)
+with torch.no_grad():
+    sims = F.normalize(image_head(IMAGE_TRAIN[:500]), dim=1) @ F.normalize(text_head(TEXT_TRAIN[:500]), dim=1).T
+train_r1 = (sims.argmax(1) == torch.arange(500)).float().mean().item()
+print(f"recall@1 among 500 training pairs: {train_r1:.0%}")
+print("visible tests passed")
+### BEGIN HIDDEN TESTS
+_img, _txt = make_pairs(200, seed=31337)
+with torch.set_grad_enabled(False):
+    _s = F.normalize(image_head(_img), dim=1) @ F.normalize(text_head(_txt), dim=1).T
+_i2t = (_s.argmax(1) == torch.arange(200)).float().mean().item()
+_t2i = (_s.argmax(0) == torch.arange(200)).float().mean().item()
+assert _i2t >= 0.6 and _t2i >= 0.6, f"held-out recall@1 {_i2t:.3f} / {_t2i:.3f} (the reference reaches about 0.8; chance is 0.005)"
+_ih, _th = train_clip_heads(IMAGE_TRAIN[:256], TEXT_TRAIN[:256], dim=8, epochs=1, batch_size=128)
+assert _ih.out_features == 8 and _th.out_features == 8 and _ih.in_features == 64 and _th.in_features == 48
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 5: reading the training log (2 points)
+#
+# Lesson 08 trained its CLIP-style heads for 20 epochs and committed the log
+# (`data/lesson08/clip_heads_log.json`: the training loss and, after each epoch, zero-shot
+# accuracy on concepts held out of training). Which sentence describes it? Set
+# `log_answer` to one letter.
+#
+# - `"A"`: the training loss and the held-out zero-shot accuracy both improve until the last
+#   epoch.
+# - `"B"`: the training loss keeps falling to the last epoch, while the held-out zero-shot
+#   accuracy peaks mid-training and ends below its peak.
+# - `"C"`: the training loss stops falling after a few epochs, while the held-out zero-shot
+#   accuracy keeps rising.
+# - `"D"`: the held-out zero-shot accuracy never rises above its value after the first epoch.
+
+# %% nbgrader={"solution": true, "grade_id": "ex5_log"}
+### BEGIN SOLUTION
+log_answer = "B"
+### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_log_tests", "points": 2, "locked": true}
+assert log_answer in ("A", "B", "C", "D"), "one of the letters A, B, C, D"
+print("visible tests passed (the answer itself is graded by hidden tests)")
+### BEGIN HIDDEN TESTS
+import json  # noqa: E402
+
+from course_lib import assets  # noqa: E402
+
+_log = json.loads((assets.path("lesson08-clip-heads").parent / "clip_heads_log.json").read_text())
+_loss = _log["train_loss_per_epoch"]
+_zs = [e["heldout_zero_shot_acc"] for e in _log["eval_per_epoch"]]
+assert all(b < a for a, b in zip(_loss, _loss[1:])), "the loss falls every epoch"
+_peak = max(range(len(_zs)), key=_zs.__getitem__)
+assert 0 < _peak < len(_zs) - 1 and _zs[-1] < _zs[_peak] - 0.03 and _zs[_peak] > _zs[0] + 0.05
+assert log_answer == "B"
 ### END HIDDEN TESTS

@@ -40,4 +40,25 @@ def glove_loss(w, w_tilde, b, b_tilde, x, x_max=100.0, alpha=0.75):
         answered += 1
     return (correct / len(questions) if questions else 0.0), answered
 ''',
+    # climbs the gradient instead of descending it: w and b come out the right shape, the classifier is worse than chance
+    "ex5_sentiment": '''def embed_sentences(texts):
+    out = np.zeros((len(texts), VECS.shape[1]), dtype=np.float32)
+    for k, text in enumerate(texts):
+        ids = [INDEX[w] for w in text.split() if w in INDEX]
+        if ids:
+            out[k] = VECS[ids].mean(axis=0)
+    return out
+
+
+def fit_logistic(X, y, epochs=1000, lr=0.5):
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    w, b = np.zeros(X.shape[1]), 0.0
+    for _ in range(epochs):
+        p = 1 / (1 + np.exp(-(X @ w + b)))
+        w += lr * X.T @ (p - y) / len(y)
+        b += lr * float(np.mean(p - y))
+    return w, b
+''',
+    # well formed, wrong: "not" has a vector of its own, so B's averages differ
+    "ex6_order": 'same_prediction = "B"\n',
 }

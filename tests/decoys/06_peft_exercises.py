@@ -35,4 +35,40 @@ def lora_merge(W, A, B, alpha):
         return head + n_virtual * hidden
     raise ValueError(f"unknown method {method!r}")
 ''',
+    # "makes sure everything trains": also unfreezes the base weights, which then drift
+    "ex5_lora_train": '''class LoRA(nn.Module):
+    def __init__(self, base, r=4, alpha=8.0):
+        super().__init__()
+        self.base = base
+        self.A = nn.Parameter(0.01 * torch.randn(r, base.in_features))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r))
+        self.scale = alpha / r
+
+    def forward(self, x):
+        return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T
+
+
+def add_lora(model, r=4, alpha=8.0):
+    for i, layer in enumerate(model.body):
+        if isinstance(layer, nn.Linear):
+            model.body[i] = LoRA(layer, r, alpha)
+    model.requires_grad_(True)
+    return model
+
+
+def train_lora(model, X, y, epochs=10, lr=1e-2, batch_size=32, seed=0):
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(len(X), generator=gen)
+        for start in range(0, len(X), batch_size):
+            idx = order[start : start + batch_size]
+            loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model
+''',
+    # well formed, wrong: the adapter also makes the bar, but stores about four times as much per task
+    "ex6_serving": 'serving_method = "adapter"\n',
 }
