@@ -351,6 +351,20 @@ def load_feature_cache() -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def cached_features(split: str = "train", standardize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features, labels) of :func:`load_feature_cache`'s ``train`` or ``test`` split as float32 /
+    int64 tensors; ``standardize`` centres and scales both splits with the training split's
+    statistics (the exercises' small heads train on these)."""
+    if split not in ("train", "test"):
+        raise InputError(f"split must be 'train' or 'test', got {split!r}")
+    cache = load_feature_cache()
+    x = torch.tensor(cache[split], dtype=torch.float32)
+    if standardize:
+        train = torch.tensor(cache["train"], dtype=torch.float32)
+        x = (x - train.mean(0)) / train.std(0)
+    return x, torch.tensor(cache[f"{split}_labels"], dtype=torch.long)
+
+
 def k_subset(cache: dict[str, np.ndarray], k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(features, labels) of the nested k-per-class training subset from the cache."""
     keep = cache["train_rank"] < k

@@ -20,6 +20,8 @@ import math
 import torch
 from torch import nn
 
+from course_lib.vit import cached_features
+
 torch.manual_seed(0)
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
 
@@ -30,16 +32,8 @@ def make_stack(n_layers: int = 4, width: int = 3) -> nn.ModuleList:
     return nn.ModuleList(nn.Linear(width, width) for _ in range(n_layers))
 
 
-def _training_features() -> tuple[torch.Tensor, torch.Tensor]:
-    """Standardised DINOv2 CLS features of 1,000 Animal-MNIST training images (10 classes)."""
-    from course_lib.vit import load_feature_cache
-
-    cache = load_feature_cache()
-    x = torch.tensor(cache["train"], dtype=torch.float32)
-    return (x - x.mean(0)) / x.std(0), torch.tensor(cache["train_labels"], dtype=torch.long)
-
-
-X_TRAIN, Y_TRAIN = _training_features()
+# standardised DINOv2 CLS features of 1,000 Animal-MNIST training images (10 classes)
+X_TRAIN, Y_TRAIN = cached_features("train")
 
 
 def make_mlp(seed: int = 0) -> nn.Sequential:
@@ -247,7 +241,6 @@ with torch.no_grad():
 print(f"training accuracy: {_train_acc:.0%}")
 print("finetune_stlr: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from course_lib.vit import load_feature_cache  # noqa: E402
 
 
 def _stlr_ref(t, T, cut_frac=0.1, ratio=32):
@@ -260,11 +253,9 @@ for _t, _r in enumerate(_rates):
     for _i, _lr in enumerate(_r):
         assert math.isclose(_lr, 1e-2 / 2.6 ** (2 - _i) * _stlr_ref(_t, 128), rel_tol=1e-6), f"step {_t}, layer {_i}: {_lr}"
 assert all(not torch.equal(a, b) for a, b in zip(_start, _model.parameters())), "every layer should train"
-_cache = load_feature_cache()
-_x = torch.tensor(_cache["train"], dtype=torch.float32)
-_X_test = (torch.tensor(_cache["test"], dtype=torch.float32) - _x.mean(0)) / _x.std(0)
+_X_test, _y_test = cached_features("test")
 with torch.set_grad_enabled(False):
-    _test_acc = (_model(_X_test).argmax(1) == torch.tensor(_cache["test_labels"], dtype=torch.long)).float().mean().item()
+    _test_acc = (_model(_X_test).argmax(1) == _y_test).float().mean().item()
 assert _test_acc >= 0.80, f"held-out accuracy {_test_acc:.3f} (the reference reaches about 0.85)"
 _m2 = make_mlp(seed=1)
 _r2 = finetune_stlr(_m2, mlp_layers(_m2), X_TRAIN[:500], Y_TRAIN[:500], epochs=2, batch_size=100, lr_top=5e-3, factor=2.0,

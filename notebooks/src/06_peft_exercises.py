@@ -20,6 +20,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from course_lib.vit import cached_features
+
 torch.manual_seed(0)
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
 
@@ -30,16 +32,8 @@ def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((a - b).abs() / (a.abs() + b.abs()).clamp_min(1e-8)).max())
 
 
-def _training_features() -> tuple[torch.Tensor, torch.Tensor]:
-    """Standardised DINOv2 CLS features of 1,000 Animal-MNIST training images (10 classes)."""
-    from course_lib.vit import load_feature_cache
-
-    cache = load_feature_cache()
-    x = torch.tensor(cache["train"], dtype=torch.float32)
-    return (x - x.mean(0)) / x.std(0), torch.tensor(cache["train_labels"], dtype=torch.long)
-
-
-X_TRAIN, Y_TRAIN = _training_features()
+# standardised DINOv2 CLS features of 1,000 Animal-MNIST training images (10 classes)
+X_TRAIN, Y_TRAIN = cached_features("train")
 
 
 def make_frozen_net(seed: int = 0) -> nn.Sequential:
@@ -337,7 +331,6 @@ with torch.no_grad():
 print(f"training accuracy: {train_acc:.0%}")
 print("visible tests passed")
 ### BEGIN HIDDEN TESTS
-from course_lib.vit import load_feature_cache  # noqa: E402
 
 assert n_trainable == 16 * 10 + 10 + 4 * (384 + 16), f"trainable: the LoRA matrices and the head only, got {n_trainable}"
 assert any(m is base_layer for m in net.modules()), "the original linear layer must stay inside the network"
@@ -345,11 +338,9 @@ assert not base_layer.weight.requires_grad and not base_layer.bias.requires_grad
 assert torch.equal(base_layer.weight, base_weight) and torch.equal(base_layer.bias, base_bias), "the frozen weights changed"
 with torch.set_grad_enabled(False):
     assert (net.body[0](X_TRAIN[:8]) - base_layer(X_TRAIN[:8])).abs().max() > 1e-3, "the LoRA update did not train"
-_cache = load_feature_cache()
-_x = torch.tensor(_cache["train"], dtype=torch.float32)
-_X_test = (torch.tensor(_cache["test"], dtype=torch.float32) - _x.mean(0)) / _x.std(0)
+_X_test, _y_test = cached_features("test")
 with torch.set_grad_enabled(False):
-    _acc = (net(_X_test).argmax(1) == torch.tensor(_cache["test_labels"], dtype=torch.long)).float().mean().item()
+    _acc = (net(_X_test).argmax(1) == _y_test).float().mean().item()
 assert _acc >= 0.72, f"held-out accuracy {_acc:.3f} (the reference reaches about 0.81; the head alone about 0.5)"
 _n2 = make_frozen_net(seed=1)
 _base2 = _n2.body[0]
