@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from course_lib import assets
 from course_lib.errors import InputError
+from course_lib.training import softmax_with_temperature
 
 PAIRS_ASSET = "lesson08-clip-pairs"
 HEADS_ASSET = "lesson08-clip-heads"
@@ -335,13 +336,6 @@ def zero_shot_logits(heads: ClipHeads, image_feats: torch.Tensor, class_emb: tor
     return heads.logit_scale.exp() * heads.encode_image(image_feats) @ class_emb.T
 
 
-def softmax_with_temperature(similarities: torch.Tensor, temperature: float) -> torch.Tensor:
-    """softmax(similarity / temperature) over the last axis."""
-    if temperature <= 0:
-        raise InputError(f"temperature must be positive, got {temperature}")
-    return torch.softmax(similarities / temperature, dim=-1)
-
-
 def recall_at_k(similarity: torch.Tensor, k: int) -> float:
     """Fraction of queries (rows) whose true match (the same index) is among the top-k columns."""
     if similarity.shape[0] != similarity.shape[1]:
@@ -385,81 +379,71 @@ def zero_shot_gallery_widget(heads: ClipHeads, images: np.ndarray, image_feats: 
                              class_names: str = "cat, dog, apple, clock, tree",
                              template: str = "an icon of a {}", temperature: float | None = None):
     """Type class names (comma separated) and a prompt template: each gallery image shows its
-    top prediction and probability. Only the few typed prompts go through MiniLM on a change."""
+    top prediction and probability. Only the few typed prompts go through MiniLM on a change.
+    ``panel.result`` holds the predicted class name of each image."""
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
+    from course_lib.widgets import live_panel, log_slider
+
     img_emb = heads.encode_image(image_feats).detach()
-    names_box = w.Text(value=class_names, description="classes", continuous_update=False,
-                       layout=w.Layout(width="520px"))
-    tmpl_box = w.Text(value=template, description="template", continuous_update=False, layout=w.Layout(width="520px"))
-    temp = w.FloatLogSlider(value=temperature or heads.temperature, base=10, min=-2.5, max=0, step=0.1,
-                            description="temperature", continuous_update=False, readout_format=".3f")
-    out = w.Output()
+    controls = {
+        "names": w.Text(value=class_names, description="classes", continuous_update=False, layout=w.Layout(width="520px")),
+        "template": w.Text(value=template, description="template", continuous_update=False, layout=w.Layout(width="520px")),
+        "temperature": log_slider("temperature", temperature or heads.temperature, 10**-2.5, 1.0, readout_format=".3f"),
+    }
 
-    def render(*_):
-        out.clear_output(wait=True)
-        with out:
-            names = _parse_names(names_box.value)
-            try:
-                if len(names) < 2:
-                    raise InputError("type at least two class names, separated by commas")
-                cls = class_embeddings(heads, names, [tmpl_box.value])
-            except InputError as e:
-                print(e)
-                return
-            probs = softmax_with_temperature(img_emb @ cls.T, temp.value)
-            ncols = min(8, len(images))
-            nrows = int(np.ceil(len(images) / ncols))
-            fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.9 * nrows), squeeze=False)
-            for i, ax in enumerate(axes.flat):
-                ax.axis("off")
-                if i < len(images):
-                    p, j = probs[i].max(0)
-                    ax.imshow(images[i])
-                    ax.set_title(f"{names[int(j)]}\n{float(p):.0%}", fontsize=8)
-            fig.tight_layout()
-            plt.show()
+    def render(names: str, template: str, temperature: float) -> list[str]:
+        names = _parse_names(names)
+        if len(names) < 2:
+            raise InputError("type at least two class names, separated by commas")
+        probs = softmax_with_temperature(img_emb @ class_embeddings(heads, names, [template]).T, temperature)
+        ncols = min(8, len(images))
+        nrows = int(np.ceil(len(images) / ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.9 * nrows), squeeze=False)
+        predicted = []
+        for i, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if i < len(images):
+                p, j = probs[i].max(0)
+                predicted.append(names[int(j)])
+                ax.imshow(images[i])
+                ax.set_title(f"{names[int(j)]}\n{float(p):.0%}", fontsize=8)
+        fig.tight_layout()
+        return predicted
 
-    for c in (names_box, tmpl_box, temp):
-        c.observe(render, names="value")
-    render()
-    return w.VBox([names_box, tmpl_box, temp, out])
+    return live_panel(controls, render, rows=[["names"], ["template"], ["temperature"]])
 
 
 def temperature_widget(similarities: torch.Tensor, class_names: Sequence[str], image: np.ndarray | None = None,
                        temperature: float = 0.07):
-    """A temperature slider over one image's cosine similarities: watch the softmax sharpen."""
-    import ipywidgets as w
+    """A temperature slider over one image's cosine similarities: watch the softmax sharpen.
+    ``panel.result`` holds the probabilities drawn last."""
     import matplotlib.pyplot as plt
+
+    from course_lib.widgets import live_panel, log_slider
 
     sims = torch.as_tensor(similarities).float().flatten()
     if len(sims) != len(class_names):
         raise InputError(f"{len(sims)} similarities for {len(class_names)} class names")
-    slider = w.FloatLogSlider(value=temperature, base=10, min=-2.5, max=0.5, step=0.1, description="temperature",
-                              continuous_update=False, readout_format=".3f")
-    out = w.Output()
 
-    def render(*_):
-        out.clear_output(wait=True)
-        with out:
-            probs = softmax_with_temperature(sims, slider.value).numpy()
-            ncol = 2 if image is not None else 1
-            fig, axes = plt.subplots(1, ncol, figsize=(3.2 * ncol + 2, 2.8), squeeze=False,
-                                     gridspec_kw={"width_ratios": [1, 3] if image is not None else [1]})
-            if image is not None:
-                axes[0, 0].imshow(image)
-                axes[0, 0].axis("off")
-            ax = axes[0, -1]
-            ax.bar(list(class_names), probs * 100, color="tab:blue")
-            ax.set(ylabel="probability (%)", ylim=(0, 100), title=f"T = {slider.value:.3f}: max {probs.max():.0%}")
-            ax.tick_params(axis="x", rotation=30)
-            fig.tight_layout()
-            plt.show()
+    def render(temperature: float) -> np.ndarray:
+        probs = softmax_with_temperature(sims, temperature).numpy()
+        ncol = 2 if image is not None else 1
+        fig, axes = plt.subplots(1, ncol, figsize=(3.2 * ncol + 2, 2.8), squeeze=False,
+                                 gridspec_kw={"width_ratios": [1, 3] if image is not None else [1]})
+        if image is not None:
+            axes[0, 0].imshow(image)
+            axes[0, 0].axis("off")
+        ax = axes[0, -1]
+        ax.bar(list(class_names), probs * 100, color="tab:blue")
+        ax.set(ylabel="probability (%)", ylim=(0, 100), title=f"T = {temperature:.3f}: max {probs.max():.0%}")
+        ax.tick_params(axis="x", rotation=30)
+        fig.tight_layout()
+        return probs
 
-    slider.observe(render, names="value")
-    render()
-    return w.VBox([slider, out])
+    slider = log_slider("temperature", temperature, 10**-2.5, 10**0.5, readout_format=".3f")
+    return live_panel({"temperature": slider}, render)
 
 
 def widget_demo():

@@ -601,57 +601,44 @@ def mix_widget(train_layers: torch.Tensor, y_train: torch.Tensor, test_layers: t
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
+    from course_lib.widgets import ActionButton, live_panel, log_slider
+
     n = train_layers.shape[0]
     names = list(layer_names or [f"layer {i}" for i in range(n)])
-    sliders = [w.FloatSlider(value=0.0, min=-4, max=4, step=0.25, description=f"s[{nm}]",
-                             continuous_update=False, style={"description_width": "110px"},
-                             layout=w.Layout(width="380px")) for nm in names]
-    gamma = w.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="gamma",
-                             continuous_update=False, style={"description_width": "110px"},
-                             layout=w.Layout(width="380px"))
-    button = w.Button(description="learn s from data", icon="magic", button_style="info")
+    controls = {f"s{i}": w.FloatSlider(value=0.0, min=-4, max=4, step=0.25, description=f"s[{nm}]",
+                                       continuous_update=False, style={"description_width": "110px"},
+                                       layout=w.Layout(width="380px")) for i, nm in enumerate(names)}
+    controls["gamma"] = log_slider("gamma", 1.0, 1e-2, 10.0, readout_format=".2f", width="380px")
     status = w.HTML()
-    out = w.Output()
 
-    def refresh(*_):
-        s = [sl.value for sl in sliders]
+    def draw(gamma: float, **s_by_layer) -> float:
+        s = [s_by_layer[f"s{i}"] for i in range(n)]
         t0 = time.perf_counter()
-        acc = mix_probe_accuracy(train_layers, y_train, test_layers, y_test, s, gamma.value)
+        acc = mix_probe_accuracy(train_layers, y_train, test_layers, y_test, s, gamma)
         dt = time.perf_counter() - t0
-        weights = torch.softmax(torch.tensor(s), 0).numpy()
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(5.2, 2.6))
-            ax.bar(names, weights, color="tab:blue")
-            ax.set(ylim=(0, 1), ylabel="softmax(s)", xlabel="layer",
-                   title=f"{title} probe accuracy {acc:.1%} (gamma {gamma.value:.2f})")
-            ax.tick_params(axis="x", rotation=20)
-            fig.tight_layout()
-            plt.show()
+        fig, ax = plt.subplots(figsize=(5.2, 2.6))
+        ax.bar(names, torch.softmax(torch.tensor(s), 0).numpy(), color="tab:blue")
+        ax.set(ylim=(0, 1), ylabel="softmax(s)", xlabel="layer", title=f"{title} probe accuracy {acc:.1%} (gamma {gamma:.2f})")
+        ax.tick_params(axis="x", rotation=20)
+        fig.tight_layout()
         status.value = f"<b>accuracy {acc:.1%}</b> &nbsp; head refit in {dt:.2f} s"
+        return acc
 
-    def on_learn(_):
-        status.value = "learning s, gamma and the head ..."
+    def learn_s(progress) -> str:
         probe = learn() if learn is not None else fit_scalar_mix_probe(train_layers, y_train, test_layers, y_test)
-        for sl in sliders:
-            sl.unobserve(refresh, "value")
-        gamma.unobserve(refresh, "value")
-        for sl, v in zip(sliders, probe.mix.s.detach().tolist(), strict=True):
-            sl.value = float(np.clip(v, sl.min, sl.max))
-        gamma.value = float(np.clip(abs(float(probe.mix.gamma)), 10**gamma.min, 10**gamma.max))
-        for sl in sliders:
-            sl.observe(refresh, "value")
-        gamma.observe(refresh, "value")
-        refresh()
+        with panel.hold():
+            for i, v in enumerate(probe.mix.s.detach().tolist()):
+                sl = controls[f"s{i}"]
+                sl.value = float(np.clip(v, sl.min, sl.max))
+            g = controls["gamma"]
+            g.value = float(np.clip(abs(float(probe.mix.gamma)), 10**g.min, 10**g.max))
+        return "learned s, gamma and the head from the training tokens"
 
-    for sl in [*sliders, gamma]:
-        sl.observe(refresh, "value")
-    button.on_click(on_learn)
-    refresh()
-    box = w.VBox([w.HBox([w.VBox([*sliders, gamma, button, status]), out])])
-    box.sliders, box.gamma, box.button, box.status, box.output = sliders, gamma, button, status, out
-    box.refresh = refresh
-    return box
+    panel = live_panel(controls, draw, rows=[list(controls)], status=status)
+    panel.learn = ActionButton(learn_s, description="learn s from data", icon="magic")
+    # the sliders in a column beside the plot
+    panel.children = [w.HBox([w.VBox([*controls.values(), panel.learn, status]), panel.out])]
+    return panel
 
 
 def widget_demo():

@@ -868,73 +868,64 @@ def _pre(text: str) -> str:
     return f"<pre style='margin:0'>{html.escape(text)}</pre>"
 
 
+def _show_pre(text: str) -> str:
+    from IPython.display import HTML, display
+
+    display(HTML(_pre(text)))
+    return text
+
+
 def widget_demo():
-    """Rank r and alpha sliders that update LoRA's parameter count at once (no model needed)."""
+    """Rank r and alpha sliders that update LoRA's parameter count at once (no model needed);
+    ``panel.result`` is the text shown."""
     import ipywidgets as widgets
 
-    r = widgets.IntSlider(value=8, min=1, max=64, description="rank r", continuous_update=False)
-    alpha = widgets.FloatSlider(value=16, min=1, max=64, step=1, description="alpha", continuous_update=False)
-    out = widgets.HTML()
+    from course_lib.widgets import live_panel
 
-    def show(*_):
-        out.value = _pre(lora_count_text(r.value, alpha.value))
-
-    r.observe(show, names="value")
-    alpha.observe(show, names="value")
-    show()
-    return widgets.VBox([widgets.HBox([r, alpha]), out])
+    controls = {"r": widgets.IntSlider(value=8, min=1, max=64, description="rank r", continuous_update=False),
+                "alpha": widgets.FloatSlider(value=16, min=1, max=64, step=1, description="alpha", continuous_update=False)}
+    return live_panel(controls, lambda r, alpha: _show_pre(lora_count_text(r, alpha)))
 
 
 def method_picker(rows: Sequence[dict]):
-    """A dropdown of methods that marks (->) the chosen row of a results table."""
+    """A dropdown of methods that marks (->) the chosen row of a results table
+    (``panel.result`` is the text shown)."""
     import ipywidgets as widgets
 
-    pick = widgets.Dropdown(options=[row["method"] for row in rows], description="method")
-    out = widgets.HTML()
+    from course_lib.widgets import live_panel
 
-    def show(*_):
-        row = next(x for x in rows if x["method"] == pick.value)
-        out.value = _pre(format_table(rows, highlight=pick.value) + f"\n\n{pick.value}: {row['trainable']:,} "
+    def show(method: str) -> str:
+        row = next(x for x in rows if x["method"] == method)
+        return _show_pre(format_table(rows, highlight=method) + f"\n\n{method}: {row['trainable']:,} "
                          f"trainable parameters, {100 * row['accuracy']:.1f} % accuracy")
 
-    pick.observe(show, names="value")
-    show()
-    return widgets.VBox([pick, out])
+    return live_panel({"method": widgets.Dropdown(options=[row["method"] for row in rows], description="method")}, show)
 
 
 def lora_trainer(train_enc: dict[str, torch.Tensor], train_labels, test_batches: Sequence[dict], epochs: int = 2, seed: int = 0):
     """Rank and alpha sliders (parameter count at once) and a Train button that fine-tunes
     MiniLM with LoRA at that rank on the given (small) set, with a progress bar, and reports
-    test accuracy. Keep the set small: the button should finish in under 30 seconds."""
+    test accuracy (``panel.train.message``; ``panel.train.result`` the run's result). Keep
+    the set small: the button should finish in under 30 seconds."""
     import ipywidgets as widgets
 
-    r = widgets.IntSlider(value=8, min=1, max=32, description="rank r", continuous_update=False)
-    alpha = widgets.FloatSlider(value=16, min=1, max=64, step=1, description="alpha", continuous_update=False)
-    lr = widgets.FloatLogSlider(value=5e-4, base=10, min=-5, max=-2, description="lr", continuous_update=False)
-    button = widgets.Button(description="Train", button_style="primary")
-    counts, log = widgets.HTML(), widgets.Output()
+    from course_lib.widgets import ActionButton, live_panel, log_slider
 
-    def show(*_):
-        counts.value = _pre(lora_count_text(r.value, alpha.value))
+    controls = {"r": widgets.IntSlider(value=8, min=1, max=32, description="rank r", continuous_update=False),
+                "alpha": widgets.FloatSlider(value=16, min=1, max=64, step=1, description="alpha", continuous_update=False),
+                "lr": log_slider("lr", 5e-4, 1e-5, 1e-2)}
 
-    def train(_):
-        button.disabled = True
-        log.clear_output()
-        with log:
-            try:
-                res, _ = run_method("LoRA", train_enc, train_labels, test_batches, epochs=epochs, lr=lr.value,
-                                    r=r.value, alpha=alpha.value, seed=seed)
-                print(f"LoRA r={r.value}, alpha={alpha.value:g}, lr={lr.value:.1e}: {res.trainable:,} trainable "
-                      f"({res.percent:.3f} %), test accuracy {100 * res.accuracy:.1f} % "
-                      f"({res.seconds_per_epoch:.1f} s per epoch)")
-            finally:
-                button.disabled = False
+    def train(progress) -> str:
+        r, alpha, lr = (controls[k].value for k in ("r", "alpha", "lr"))
+        res, _ = run_method("LoRA", train_enc, train_labels, test_batches, epochs=epochs, lr=lr, r=r, alpha=alpha, seed=seed)
+        button.result = res
+        return (f"LoRA r={r}, alpha={alpha:g}, lr={lr:.1e}: {res.trainable:,} trainable ({res.percent:.3f} %), "
+                f"test accuracy {100 * res.accuracy:.1f} % ({res.seconds_per_epoch:.1f} s per epoch)")
 
-    r.observe(show, names="value")
-    alpha.observe(show, names="value")
-    button.on_click(train)
-    show()
-    return widgets.VBox([widgets.HBox([r, alpha, lr]), counts, button, log])
+    button = ActionButton(train)
+    panel = live_panel(controls, lambda r, alpha, lr: _show_pre(lora_count_text(r, alpha)), train=button)
+    panel.children = [*panel.children, button]
+    return panel
 
 
 def load_committed_table(path=None) -> dict:

@@ -200,47 +200,42 @@ def plot_layer_rates(lr_top: float, names: Sequence[str], factor: float = PAPER_
 
 
 def stlr_explorer():
-    """Sliders for T, cut_frac, ratio and peak rate; the plot of eta_t follows them."""
+    """Sliders for T, cut_frac, ratio and peak rate; the plot of eta_t follows them
+    (``panel.result`` is the Axes drawn last)."""
     import ipywidgets as w
-    import matplotlib.pyplot as plt
 
-    from course_lib.widgets import log_slider
+    from course_lib.widgets import live_panel, log_slider
 
-    T = w.IntSlider(value=1000, min=20, max=5000, step=20, description="iterations T", continuous_update=False)
-    cut = w.FloatSlider(value=0.1, min=0.02, max=0.9, step=0.02, description="cut_frac", continuous_update=False)
-    ratio = w.IntSlider(value=32, min=1, max=128, description="ratio", continuous_update=False)
-    lr = log_slider("peak rate", 0.01, 1e-5, 1e-1)
+    controls = {
+        "T": w.IntSlider(value=1000, min=20, max=5000, step=20, description="iterations T", continuous_update=False),
+        "cut_frac": w.FloatSlider(value=0.1, min=0.02, max=0.9, step=0.02, description="cut_frac", continuous_update=False),
+        "ratio": w.IntSlider(value=32, min=1, max=128, description="ratio", continuous_update=False),
+        "lr_max": log_slider("peak rate", 0.01, 1e-5, 1e-1),
+    }
 
     def draw(T, cut_frac, ratio, lr_max):
         if math.floor(T * cut_frac) < 1:
-            print("T * cut_frac < 1: no warm-up iterations")
-            return
-        plot_stlr(T, cut_frac, ratio, lr_max)
-        plt.show()
+            raise InputError("T * cut_frac < 1: no warm-up iterations; raise T or cut_frac")
+        return plot_stlr(T, cut_frac, ratio, lr_max)
 
-    out = w.interactive_output(draw, {"T": T, "cut_frac": cut, "ratio": ratio, "lr_max": lr})
-    return w.VBox([w.HBox([T, cut]), w.HBox([ratio, lr]), out])
+    return live_panel(controls, draw, rows=[["T", "cut_frac"], ["ratio", "lr_max"]])
 
 
 MINILM_GROUP_NAMES = ["embeddings", "layer 1", "layer 2", "layer 3", "layer 4", "layer 5", "layer 6", "head"]
 
 
 def discriminative_explorer(names: Sequence[str] = MINILM_GROUP_NAMES):
-    """A factor slider and a peak-rate slider; the chart shows each layer's rate."""
+    """A factor slider and a peak-rate slider; the chart shows each layer's rate
+    (``panel.result`` is the Axes drawn last)."""
     import ipywidgets as w
-    import matplotlib.pyplot as plt
 
-    from course_lib.widgets import log_slider
+    from course_lib.widgets import live_panel, log_slider
 
-    factor = w.FloatSlider(value=PAPER_FACTOR, min=1.0, max=4.0, step=0.1, description="factor", continuous_update=False)
-    lr = log_slider("top rate", 1e-3, 1e-5, 1e-1)
-
-    def draw(factor, lr_top):
-        plot_layer_rates(lr_top, names, factor)
-        plt.show()
-
-    out = w.interactive_output(draw, {"factor": factor, "lr_top": lr})
-    return w.VBox([w.HBox([factor, lr]), out])
+    controls = {
+        "factor": w.FloatSlider(value=PAPER_FACTOR, min=1.0, max=4.0, step=0.1, description="factor", continuous_update=False),
+        "lr_top": log_slider("top rate", 1e-3, 1e-5, 1e-1),
+    }
+    return live_panel(controls, lambda factor, lr_top: plot_layer_rates(lr_top, names, factor))
 
 
 def widget_demo():

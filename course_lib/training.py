@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -122,6 +123,8 @@ def fit(
     loss_fn: Callable | None = None,
     on_epoch_end: Callable[[int, History], None] | None = None,
     on_batch_end: Callable[[int, float], None] | None = None,
+    before_step: Callable[[int], None] | None = None,
+    clip_grad_norm: float | None = None,
     keep_bn_eval: bool = False,
     progress: bool = True,
     desc: str = "train",
@@ -131,6 +134,11 @@ def fit(
     ``keep_bn_eval`` keeps batch-norm layers in eval mode while training (the
     fix for the small-data batch-norm trap, lesson 01). ``device``: the model is moved
     there and every batch follows it; by default the model stays on its own device.
+
+    Hooks: ``before_step(step)`` runs before each batch's forward pass (``step`` counts from 0;
+    e.g. gradual unfreezing), ``clip_grad_norm`` clips the gradients' total norm before each
+    optimizer step, ``loss_fn(logits, labels)`` replaces cross-entropy, ``on_batch_end(step,
+    loss)`` and ``on_epoch_end(epoch, history)`` report.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -153,11 +161,15 @@ def fit(
             set_batchnorm_eval(model)
         running, seen = 0.0, 0
         for batch in train_loader:
+            if before_step is not None:
+                before_step(step)
             x, y = _split(_move(batch, device))
             logits = _forward(model, x)
             loss = loss_fn(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()
             if scheduler is not None and step_scheduler_per_batch:
                 scheduler.step()
@@ -252,6 +264,16 @@ class _StandardizedLinear(nn.Module):
 
 
 @torch.no_grad()
+def softmax_with_temperature(logits: torch.Tensor | np.ndarray, temperature: float = 1.0) -> torch.Tensor:
+    """softmax(logits / temperature) over the last axis (a higher temperature flattens it).
+
+    A tensor keeps its dtype; a NumPy array becomes a float64 tensor."""
+    if temperature <= 0:
+        raise InputError(f"temperature must be positive, got {temperature}")
+    z = logits if isinstance(logits, torch.Tensor) else torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    return torch.softmax(z / temperature, dim=-1)
+
+
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of rows whose arg-max equals the label."""
     return float((logits.argmax(-1) == labels).float().mean())

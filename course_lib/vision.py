@@ -757,15 +757,10 @@ def freeze_panel(model: nn.Module):
 
 def lr_sliders(head_lr: float = 1e-3, backbone_lr: float = 1e-4):
     """Two log-scale sliders: the classifier's and the backbone's learning rates."""
-    import ipywidgets as W
+    from course_lib.widgets import log_slider
 
-    def slider(desc, value):
-        return W.FloatLogSlider(
-            value=value, base=10, min=-6, max=-1, step=0.25, description=desc, readout_format=".1e",
-            continuous_update=False, style={"description_width": "110px"}, layout=W.Layout(width="420px"),
-        )  # fmt: skip
-
-    return slider("head LR", head_lr), slider("backbone LR", backbone_lr)
+    return (log_slider("head LR", head_lr, 1e-6, 1e-1, step=0.25, width="420px"),
+            log_slider("backbone LR", backbone_lr, 1e-6, 1e-1, step=0.25, width="420px"))
 
 
 def train_panel(
@@ -781,59 +776,52 @@ def train_panel(
     """Freeze toggles, learning-rate sliders and a Train button with a progress bar and live curve.
 
     ``model_factory`` returns a fresh model each time the button is pressed; the toggles'
-    choice of trainable blocks is applied to it.
+    choice of trainable blocks is applied to it. The panel is the course's
+    :class:`~course_lib.widgets.ActionButton` with the handles ``freezer``, ``sliders`` and
+    ``curve`` (the live loss plot); ``message`` is the last run's result line and ``result``
+    its :class:`RunResult`.
     """
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
+    from course_lib.widgets import ActionButton
+
     freezer = freeze_panel(model_factory())
     head_s, back_s = lr_sliders()
-    button = W.Button(description="Train", button_style="primary", icon="play")
-    out, plot_out = W.Output(), W.Output()
+    curve = W.Output()
 
-    def on_click(_):
-        button.disabled = True
-        out.clear_output()
-        plot_out.clear_output()
+    def run(progress) -> str:
+        curve.clear_output()
         losses: list[float] = []
 
         def on_epoch(epoch: int, h: History) -> None:
             losses.append(h.train_loss[-1])
-            with plot_out:
-                plot_out.clear_output(wait=True)
+            progress(len(losses) / epochs)
+            with curve:
+                curve.clear_output(wait=True)
                 fig, ax = plt.subplots(figsize=(5, 2.8))
                 ax.plot(range(1, len(losses) + 1), losses, marker="o")
                 ax.set(xlabel="epoch", ylabel="training loss", title="live training curve")
                 ax.grid(alpha=0.3)
                 plt.show()
 
-        with out:
-            try:
-                blocks = [b for b, t in freezer.toggles.items() if t.value]
-                if not blocks:
-                    raise InputError(
-                        "Every block is frozen: there is nothing to train. Press at least one toggle."
-                    )
-                _, res = finetune_efficientnet(
-                    train, test_x, test_y, model=model_factory(), blocks=blocks, head_lr=head_s.value,
-                    backbone_lr=back_s.value, epochs=epochs, min_steps=0, size=size, device=device,
-                    name="Train", on_epoch_end=on_epoch,
-                )  # fmt: skip
-                box.message = (
-                    f"test accuracy {res.test_acc:.1%} after {res.config['epochs']} epochs, "
-                    f"{res.trainable:,} trainable parameters, {res.seconds:.1f} s"
-                )
-            except CourseError as e:
-                box.message = f"{type(e).__name__}: {e}"
-            finally:
-                button.disabled = False
-            print(box.message)
+        blocks = [b for b, t in freezer.toggles.items() if t.value]
+        if not blocks:
+            raise InputError("Every block is frozen: there is nothing to train. Press at least one toggle.")
+        _, res = finetune_efficientnet(
+            train, test_x, test_y, model=model_factory(), blocks=blocks, head_lr=head_s.value,
+            backbone_lr=back_s.value, epochs=epochs, min_steps=0, size=size, device=device,
+            name="Train", on_epoch_end=on_epoch,
+        )  # fmt: skip
+        panel.result = res
+        return (f"test accuracy {res.test_acc:.1%} after {res.config['epochs']} epochs, "
+                f"{res.trainable:,} trainable parameters, {res.seconds:.1f} s")
 
-    button.on_click(on_click)
-    box = W.VBox([freezer, head_s, back_s, button, out, plot_out])
-    box.freezer, box.button, box.output, box.sliders = freezer, button, out, (head_s, back_s)
-    box.message = ""
-    return box
+    panel = ActionButton(run, description="Train", icon="play")
+    panel.children = [freezer, head_s, back_s, *panel.children, curve]
+    panel.freezer, panel.sliders, panel.curve = freezer, (head_s, back_s), curve
+    panel.controls = {"head_lr": head_s, "backbone_lr": back_s, **freezer.toggles}
+    return panel
 
 
 def probe_slider(

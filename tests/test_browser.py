@@ -3,8 +3,10 @@
 A harness notebook calls every lesson module's ``widget_demo()`` (each builds one of its
 lesson's widgets on small or cached inputs). The test starts JupyterLab on loopback, runs
 the harness in Chromium, and for every widget changes one control (a slider by keyboard, a
-dropdown, a toggle, a checkbox) and checks that the widget's output changed. Screenshots go
-to ``artifacts/browser/``.
+dropdown, a toggle, a checkbox) and checks that the widget's output changed. Then it drives
+one real lesson as a student would: lesson 01 run in JupyterLab, two freeze toggles pressed,
+Train pressed, the progress bar and the live loss curve seen to update and the test-accuracy
+line seen to appear. Screenshots go to ``artifacts/browser/``.
 
 Chromium is Debian's (``/usr/bin/chromium``); Playwright's own browser download is never
 used. Outside CI the test skips, saying so, when Chromium is absent; in CI it fails.
@@ -33,12 +35,13 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 pytestmark = pytest.mark.browser
+LESSON = "01_scratch_vs_transfer"  # the real lesson the test drives
 
 
 def demo_modules() -> list[str]:
     """course_lib modules that define widget_demo(), in lesson order (tour first)."""
     mods = [p.stem for p in sorted((ROOT / "course_lib").glob("*.py")) if "def widget_demo(" in p.read_text()]
-    return sorted(mods, key=lambda m: (m != "widgets", m))
+    return sorted(mods, key=lambda m: (m != "tour", m))
 
 
 def make_harness(folder: Path, modules: list[str]) -> Path:
@@ -71,6 +74,7 @@ def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
     modules = demo_modules()
     make_harness(folder, modules)
+    shutil.copy(ROOT / "notebooks" / f"{LESSON}.ipynb", folder / f"{LESSON}.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     log = open(folder / "jupyter.log", "w")
     proc = subprocess.Popen(
@@ -200,7 +204,66 @@ def test_every_widget_responds_in_jupyterlab(lab):
     assert set(report) == set(modules)
 
 
+def _open(p, url: str, token: str, name: str):
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/lab/tree/{name}?token={token}", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+    _wait_kernel_idle(page)
+    news = page.get_by_role("button", name="No", exact=True)
+    if news.count():
+        news.first.click()
+    return browser, page
+
+
+_PROGRESS = "(el) => { const b = el.querySelector('.progress-bar'); return b ? parseFloat(b.style.width || '0') : -1; }"
+
+
+def test_lesson01_train_panel_in_jupyterlab(lab):
+    """Run lesson 01, press two freeze toggles and Train; watch the bar, the curve and the result."""
+    from playwright.sync_api import sync_playwright
+
+    url, token, _, _ = lab
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        t0 = time.time()
+        browser, page = _open(p, url, token, f"{LESSON}.ipynb")
+        print(f"lesson 01 open in JupyterLab after {time.time() - t0:.0f} s; running every cell", flush=True)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        _wait_all_executed(page, timeout_s=900)
+        print(f"every cell ran after {time.time() - t0:.0f} s", flush=True)
+        time.sleep(3)
+        cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="panel = vision.train_panel(").first
+        cell.scroll_into_view_if_needed()
+        area = cell.locator(".jp-Cell-outputArea").first
+        toggles = {b: area.locator(".widget-toggle-button", has_text=b).first for b in ("stage7", "head")}
+        for name, toggle in toggles.items():
+            assert toggle.count(), f"no freeze toggle {name!r} in lesson 01's panel"
+            toggle.click()
+        bar = area.locator(".widget-hprogress, .widget-progress").first
+        assert bar.count(), "the Train panel shows no progress bar"
+        start = bar.evaluate(_PROGRESS)
+        area.locator("button", has_text="Train").first.click()
+        print(f"two toggles and Train pressed after {time.time() - t0:.0f} s", flush=True)
+        seen, curve = {start}, False
+        for _ in range(240):  # up to 120 s for three epochs
+            time.sleep(0.5)
+            seen.add(bar.evaluate(_PROGRESS))
+            curve = curve or area.locator("img").count() > 0
+            if "test accuracy" in area.inner_text():
+                break
+        cell.screenshot(path=str(ARTIFACTS / "lesson01_train_panel.png"))
+        text = area.inner_text()
+        browser.close()
+    assert re.search(r"test accuracy \d+\.\d% after 3 epochs", text), text[-600:]
+    assert curve, "the live loss curve never appeared"
+    assert len(seen) >= 3 and max(seen) == 100, f"the progress bar did not move through the run: {sorted(seen)}"
+    trainable = int(re.search(r"([\d,]+) trainable parameters", text).group(1).replace(",", ""))
+    assert trainable > 12_810, f"the two toggles pressed should unfreeze stage7 and head beside the classifier: {trainable}"
+
+
 def test_harness_lists_every_lesson_module():
     mods = demo_modules()
-    assert mods[0] == "widgets"
+    assert mods[0] == "tour"
     assert all(re.fullmatch(r"[a-z_]+", m) for m in mods)

@@ -116,10 +116,16 @@ def test_committed_pairs_and_heads():
     assert 0.001 < heads.temperature < 1
 
 
-def test_temperature_widget_updates():
-    w = clip.temperature_widget(torch.tensor([0.3, 0.1]), ["a", "b"], temperature=0.07)
-    slider, out = w.children
-    slider.value = 0.5  # re-renders without error (outputs are captured only inside a kernel)
-    assert slider.value == 0.5 and slider.continuous_update is False
+def test_temperature_widget_sharpens_and_flattens():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    panel = clip.temperature_widget(torch.tensor([0.3, 0.1]), ["a", "b"], temperature=0.07)
+    sharp = panel.result
+    np.testing.assert_allclose(sharp, torch.softmax(torch.tensor([0.3, 0.1]) / 0.07, 0).numpy(), rtol=1e-5)
+    panel.controls["temperature"].value = 1.0
+    flat = panel.result
+    np.testing.assert_allclose(flat, torch.softmax(torch.tensor([0.3, 0.1]), 0).numpy(), rtol=1e-5)
+    assert sharp[0] > 0.9 > 0.6 > flat[0] > 0.5 and panel.updates == 2
     with pytest.raises(InputError):
         clip.temperature_widget(torch.tensor([0.3]), ["a", "b"])

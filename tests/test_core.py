@@ -183,6 +183,24 @@ def test_fit_learns_a_toy_problem():
     assert hist.val_acc[-1] > 0.9 and hist.val_acc[-1] > before
 
 
+def test_fit_hooks_before_step_clipping_and_loss():
+    seed_everything(0)
+    x, y = _toy(64)
+    batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    steps, norms = [], []
+
+    def record_norm(step, loss):
+        norms.append(float(torch.cat([p.grad.flatten() for p in model.parameters()]).norm()))
+
+    hist = training.fit(model, batches, epochs=2, lr=1e-2, before_step=steps.append, clip_grad_norm=0.01,
+                        on_batch_end=record_norm, loss_fn=lambda logits, labels: 100 * nn.functional.cross_entropy(logits, labels),
+                        progress=False)  # fmt: skip
+    assert steps == list(range(8)), "before_step runs before each batch, counting from 0"
+    assert max(norms) <= 0.01 + 1e-6, "gradients clipped to the given norm"
+    assert hist.train_loss[0] > 10, "the custom loss (100 x cross-entropy) is the one reported"
+
+
 def test_fit_refuses_when_everything_is_frozen():
     model = nn.Linear(2, 2)
     for p in model.parameters():

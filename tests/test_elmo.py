@@ -156,15 +156,23 @@ def test_sense_separation_and_nearest_neighbour():
     assert pooled.shape == (1, 2, 2) and pooled[0, 0].tolist() == [1.0, 2.0]
 
 
-def test_mix_widget_updates_on_slider_change():
+def test_mix_widget_refits_on_slider_change_and_learns_s():
+    import matplotlib
+
+    matplotlib.use("Agg")
     tr, ytr = _toy(0, 2, n=90)
     te, yte = _toy(1, 2, n=90)
-    box = elmo.mix_widget(tr, ytr, te, yte, ["a", "b", "c"], title="toy")
-    before = box.status.value
-    box.sliders[2].value = 4.0
-    assert box.status.value != before and "accuracy" in box.status.value
-    box.button.click()
-    assert box.sliders[2].value == max(s.value for s in box.sliders)
+    panel = elmo.mix_widget(tr, ytr, te, yte, ["a", "b", "c"], title="toy")
+    uniform = panel.result
+    assert uniform == elmo.mix_probe_accuracy(tr, ytr, te, yte, [0.0, 0.0, 0.0], 1.0)
+    panel.controls["s2"].value = 4.0
+    assert panel.result == elmo.mix_probe_accuracy(tr, ytr, te, yte, [0.0, 0.0, 4.0], 1.0)
+    assert f"accuracy {panel.result:.1%}" in panel.status.value
+    updates = panel.updates
+    panel.learn.button.click()
+    assert panel.updates == updates + 1, "learning s sets every slider with one refit"
+    s = [panel.controls[f"s{i}"].value for i in range(3)]
+    assert s[2] == max(s) and panel.learn.runs == 1 and not panel.learn.button.disabled
 
 
 def test_committed_checkpoint_loads():

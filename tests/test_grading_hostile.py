@@ -354,3 +354,15 @@ def test_imported_answer_scores_nothing_and_says_why(sandboxed):
     assert s[("imports_answer", "top_k")] == (2.0, "graded"), "only the exercise whose answer was imported"
     fb = (sandboxed["out"] / "feedback" / "imports_answer" / f"{LESSON}.md").read_text()
     assert "write it yourself" in fb, fb
+
+
+def test_two_graders_at_once_never_share_a_sandbox_uid():
+    """Each grader kills its sandbox uid's processes after a notebook: two graders running at
+    once (two instructors, parallel CI) must claim different uids, across processes."""
+    a, b = Sandbox(isolation="subprocess"), Sandbox(isolation="subprocess")
+    if a.uid_base is None or b.uid_base is None:
+        pytest.skip("no sandbox uid here (not root, or the uid probe failed): nothing to share")
+    first, second = a._slot(), b._slot()
+    assert first != second
+    a._free(first)
+    assert b._slot() == first, "a freed slot can be claimed again"

@@ -199,17 +199,30 @@ def test_format_table_and_text():
 
 
 def test_widgets_update():
-    w = P.widget_demo()
-    r_slider, out = w.children[0].children[0], w.children[1]
-    before = out.value
-    r_slider.value = 2
-    after = out.value
-    assert "r = 2" in after and after != before
+    panel = P.widget_demo()
+    assert panel.result == P.lora_count_text(8, 16)
+    panel.controls["r"].value = 2
+    assert panel.result == P.lora_count_text(2, 16) and "r = 2" in panel.result
     rows = [{"method": m, "percent": 1.0, "accuracy": 0.7, "memory_mb": 1.0, "seconds_per_epoch": 1.0,
              "cpu_seconds_per_epoch": 1.0, "trainable": 10} for m in ["a", "b"]]
     picker = P.method_picker(rows)
-    picker.children[0].value = "b"
-    assert "-&gt;b" in picker.children[1].value
+    picker.controls["method"].value = "b"
+    assert any(line.startswith("->b") for line in picker.result.splitlines())
+
+
+def test_lora_trainer_button_trains_and_reports(monkeypatch):
+    calls = []
+
+    def fake_run(method, enc, labels, batches, **kw):
+        calls.append((method, kw))
+        return P.MethodResult(method, 100, 100_000, 0.75, 1.0, 1.0, 10.0, 1, 5e-4), None
+
+    monkeypatch.setattr(P, "run_method", fake_run)
+    panel = P.lora_trainer({}, [], [], epochs=1)
+    panel.controls["r"].value = 4
+    panel.train.button.click()
+    assert calls == [("LoRA", {"epochs": 1, "lr": pytest.approx(5e-4), "r": 4, "alpha": 16.0, "seed": 0})]
+    assert "test accuracy 75.0 %" in panel.train.message and not panel.train.button.disabled
 
 
 def test_committed_table_is_complete():

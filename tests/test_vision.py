@@ -208,8 +208,8 @@ def test_train_panel_everything_frozen_says_so():
     for t in panel.freezer.toggles.values():
         t.value = False
     panel.button.click()
-    assert "nothing to train" in panel.message
-    assert panel.button.disabled is False
+    assert panel.message.startswith("InputError:") and "nothing to train" in panel.message
+    assert panel.button.disabled is False and panel.progress.bar_style == "danger" and panel.runs == 1
 
 
 def test_train_panel_trains_head(monkeypatch):
@@ -226,6 +226,8 @@ def test_train_panel_trains_head(monkeypatch):
     )
     panel.button.click()
     assert panel.message.startswith("test accuracy") and "12,810 trainable" in panel.message
+    assert f"{panel.result.test_acc:.1%}" in panel.message and panel.result.config["epochs"] == 1
+    assert panel.progress.value == 1.0 and panel.progress.bar_style == "success" and not panel.button.disabled
 
 
 def test_probe_slider_refits_and_reports_bad_k():

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
     "00_setup_and_tour_exercises": {
-        "softmax_t": ("course_lib.widgets.softmax_with_temperature", "course_lib.clip.softmax_with_temperature"),
-        "top_k": ("course_lib.widgets.topk",),
+        "softmax_t": ("course_lib.training.softmax_with_temperature", "course_lib.clip.softmax_with_temperature"),
+        "top_k": ("course_lib.tour.topk",),
         "train_loop": ("course_lib.training.fit",),
     },
     "01_scratch_vs_transfer_exercises": {
         "ex2_freeze": ("course_lib.vision.freeze_all_but_classifier", "course_lib.vision.set_trainable"),
         "ex3_groups": ("course_lib.vision.parameter_groups", "course_lib.schedules.discriminative_param_groups"),
         "ex4_count": ("course_lib.training.count_parameters", "course_lib.transformers_ft.count_trainable"),
+        "ex5_finetune_top": ("course_lib.training.fit", "course_lib.vision.set_trainable",
+                             "course_lib.vision.freeze_all_but_classifier", "course_lib.vision.finetune_efficientnet",
+                             "course_lib.vision.gradual_unfreeze"),
     },
     "02_word_embeddings_exercises": {
         "ex1_cosine": ("course_lib.embeddings.cosine_similarity",),
@@ -37,6 +40,8 @@ ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
         "ex1_scalar_mix": ("course_lib.elmo.scalar_mix",),
         "ex2_layer_probe": ("course_lib.elmo.probe_layers", "course_lib.elmo.probe_layer_correct"),
         "ex3_separation": ("course_lib.elmo.sense_separation",),
+        "ex4_mix_probe": ("course_lib.elmo.scalar_mix", "course_lib.elmo.ScalarMix", "course_lib.elmo.fit_scalar_mix_probe",
+                          "course_lib.elmo.mix_probe_accuracy"),
     },
     "04_ulmfit_exercises": {
         "stlr": ("course_lib.schedules.stlr", "course_lib.schedules.stlr_curve"),
@@ -49,6 +54,8 @@ ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
         "ex1_mean_pool": ("course_lib.transformers_ft.mean_pool", "course_lib.peft.mean_pool",
                           "course_lib.clip.mean_pool"),
         "ex2_last_token": ("course_lib.transformers_ft.last_token_pool",),
+        "ex4_top_block": ("course_lib.transformers_ft.freeze_minilm", "course_lib.transformers_ft.finetune_minilm",
+                          "course_lib.transformers_ft.mean_pool", "course_lib.training.fit"),
     },
     "06_peft_exercises": {
         "ex1_lora": ("course_lib.peft.LoRALinear",),
@@ -62,10 +69,12 @@ ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
         "patchify": ("course_lib.vit.patchify",),
         "cls_pos": ("course_lib.vit.embed_by_hand",),
         "cls_attention": ("course_lib.vit.attentions",),
+        "early_stopping": ("course_lib.training.fit", "course_lib.training.fit_linear_probe"),
     },
     "08_clip_zero_shot_exercises": {
         "ex1_clip_loss": ("course_lib.clip.clip_loss",),
-        "ex2_zero_shot": ("course_lib.clip.zero_shot_logits", "course_lib.clip.softmax_with_temperature"),
+        "ex2_zero_shot": ("course_lib.clip.zero_shot_logits", "course_lib.clip.softmax_with_temperature",
+                          "course_lib.training.softmax_with_temperature"),
         "ex3_ensemble": ("course_lib.clip.class_embeddings",),
         "ex4_clip_train": ("course_lib.clip.train_heads", "course_lib.clip.clip_loss"),
     },

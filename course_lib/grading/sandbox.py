@@ -255,6 +255,7 @@ class Sandbox:
         if self.isolation == "subprocess" and self.uid_base is not None and not self._probe_fallback_uid():
             self.uid_base = None
         self._slots = list(range(256))
+        self._claims: dict[int, int] = {}  # slot -> file descriptor holding its lock
         self._lock = threading.Lock()
 
     # -- description
@@ -334,11 +335,35 @@ class Sandbox:
     # -- running one notebook
 
     def _slot(self) -> int:
-        with self._lock:
-            return self._slots.pop(0)
+        """A free slot (and so a sandbox uid) for this run. With a uid of its own per slot, the
+        slot is also claimed across processes (an exclusive lock file), so that two graders
+        running at once never share a uid: each kills its uid's processes after a notebook."""
+        while True:
+            with self._lock:
+                for i, slot in enumerate(self._slots):
+                    if self.uid_base is None or self._claim(slot):
+                        return self._slots.pop(i)
+            time.sleep(0.2)  # every slot is held by another grader: wait for one
+
+    def _claim(self, slot: int) -> bool:
+        import fcntl  # POSIX only, as is a uid of its own per slot
+
+        folder = Path(tempfile.gettempdir()) / f"course-grade-slots-{os.geteuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / f"{self.uid_base + slot}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._claims[slot] = fd
+        return True
 
     def _free(self, slot: int) -> None:
         with self._lock:
+            fd = self._claims.pop(slot, None)
+            if fd is not None:
+                os.close(fd)  # releases the lock
             self._slots.insert(0, slot)
 
     def run(self, job: dict, wall_seconds: float) -> RunResult:

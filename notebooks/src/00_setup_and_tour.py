@@ -28,7 +28,7 @@ from course_lib import data, models, seed_everything
 from course_lib.__main__ import report
 from course_lib.device import describe_device, get_device
 from course_lib.plots import show_images
-from course_lib.widgets import topk_explorer
+from course_lib.tour import topk_explorer
 
 seed_everything(0)
 device = get_device()

@@ -593,4 +593,6 @@ for attempt in (
 # - Move the labels slider from 1 to 100. Where does the probe's curve flatten?
 #
 # **Exercises:** `01_scratch_vs_transfer_exercises.ipynb` (replace the head, freeze all but
-# the head, discriminative parameter groups, count trainable parameters).
+# the head, discriminative parameter groups, count trainable parameters; then write your own
+# loop that fine-tunes the top block with batch norm kept in eval mode, graded on images you
+# never see, and read this lesson's curve).

@@ -1,10 +1,11 @@
 # %% [markdown]
-# # 01 Exercises: heads, freezing, parameter groups, counting
+# # 01 Exercises: heads, freezing, parameter groups, counting, fine-tuning, reading the curve
 #
-# Four graded exercises on the real EfficientNet-Lite0 (it loads in about a second) and on
-# tiny networks; nothing is trained, so the whole notebook runs in seconds. Each exercise is
-# independent: fill in the solution cell, then run its test cell. The visible tests are
-# self-checks; more tests run when your work is graded.
+# Six graded exercises on the real EfficientNet-Lite0 and on tiny networks. Exercises 1 to 4
+# train nothing; exercise 5 fine-tunes the top of the pretrained network on a few Animal-MNIST
+# images; exercise 6 asks you to read the lesson's curve. Each exercise is independent: fill in
+# the solution cell, then run its test cell. The visible tests are self-checks; more tests run
+# when your work is graded.
 #
 # Reminders from the lesson: EfficientNet-Lite0's ImageNet classifier is the linear layer
 # `model._fc` (1,280 -> 1,000); every parameter whose name starts with `_fc` belongs to it, every
@@ -12,12 +13,14 @@
 
 # %%
 import copy
+import math
 
 import torch
 from torch import nn
 
-from course_lib import models
+from course_lib import data, models, vision
 
+torch.set_num_threads(1)  # small batches: one thread is fastest, and graders run notebooks side by side
 _IMAGENET = models.load_efficientnet_lite0(pretrained=True)
 
 
@@ -40,7 +43,18 @@ class TinyNet(nn.Module):
         return self._fc(self._pool(torch.relu(self._bn0(self._conv_stem(x)))).flatten(1))
 
 
+def animal_net():
+    """A fresh ImageNet EfficientNet-Lite0 whose classifier ``_fc`` is a new 1,280 -> 10 layer (seeded)."""
+    return models.load_efficientnet_lite0(pretrained=True, num_classes=10, seed=0)
+
+
+# 10 Animal-MNIST training images per class, as EfficientNet inputs of 64 x 64 pixels
+_animals = data.animal_train_subset(10)
+X_TRAIN = vision.efficientnet_inputs(_animals.images, 64)
+Y_TRAIN = torch.as_tensor(_animals.labels)
+
 print("EfficientNet-Lite0 loaded:", sum(p.numel() for p in _IMAGENET.parameters()), "parameters")
+print("training images for exercise 5:", tuple(X_TRAIN.shape), "| per class:", torch.bincount(Y_TRAIN).tolist())
 
 # %% [markdown]
 # ## Exercise 1: replace the classification head (2 points)
@@ -176,4 +190,131 @@ tiny._conv_stem.weight.requires_grad_(False)
 t, total, pct = count_trainable(tiny)
 assert total == 8 * 9 + 8 + 16 + 8 * 3 + 3, total
 assert t == total - 72 and abs(pct - 100 * t / total) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 5: fine-tune the top of a pretrained network (4 points)
+#
+# Now train. `animal_net()` returns a fresh ImageNet EfficientNet-Lite0 whose classifier `_fc`
+# is already a new 1,280 -> 10 layer; `X_TRAIN` holds 100 Animal-MNIST training images (10 per
+# class, ready for the network, printed by the setup cell) and `Y_TRAIN` their labels.
+#
+# Write `finetune_top(model, x, y, epochs, batch_size, lr, seed)`, a plain PyTorch training
+# loop that fine-tunes the **top** of the network and nothing else:
+#
+# 1. freeze every parameter except those of the last block (the 1x1 convolution `_conv_head`
+#    and its batch norm `_bn1`) and of the classifier `_fc`; those three are trainable;
+# 2. one `torch.optim.Adam` at `lr` over the trainable parameters only;
+# 3. keep the model in **eval mode** the whole time (`model.eval()`): batch norm then uses and
+#    keeps its ImageNet running statistics (the lesson's batch-norm trap, section 6) and
+#    dropout is off; gradients flow in eval mode all the same;
+# 4. make one `torch.Generator` seeded with `seed`; each epoch, shuffle the rows with
+#    `torch.randperm(len(x), generator=...)` and walk through them in mini-batches of
+#    `batch_size`: forward, cross-entropy loss, backward, optimizer step, zero the gradients.
+#
+# Return the list of mini-batch losses (Python floats), one per optimizer step.
+#
+# Write the loop yourself: `course_lib.training.fit` and the lesson's freezing and fine-tuning
+# functions (`course_lib.vision.set_trainable`, `freeze_all_but_classifier`,
+# `finetune_efficientnet`, `gradual_unfreeze`) are switched off while your work is graded, and
+# do not call the functions of the exercises above (each exercise is graded on its own).
+# The grader checks what your function *does*: it measures the fine-tuned network's accuracy
+# on Animal-MNIST test images you never see, and checks that the top block and the classifier
+# changed while every other weight and every batch-norm statistic stayed exactly as it was.
+
+# %% nbgrader={"solution": true, "grade_id": "ex5_finetune_top"}
+def finetune_top(model, x, y, epochs=4, batch_size=32, lr=3e-3, seed=0):
+    ### BEGIN SOLUTION
+    top = ("_conv_head.", "_bn1.", "_fc.")
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(top))
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+    return losses
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_finetune_top_tests", "points": 4, "locked": true}
+net = animal_net()
+assert (net._fc.in_features, net._fc.out_features) == (1280, 10), "animal_net() comes with a new 1,280 -> 10 classifier"
+before = {k: v.clone() for k, v in net.state_dict().items()}
+losses = finetune_top(net, X_TRAIN, Y_TRAIN, epochs=4, batch_size=32, lr=3e-3)
+assert len(losses) == 4 * math.ceil(100 / 32), "one loss per optimizer step: 4 epochs x 4 mini-batches"
+assert all(isinstance(v, float) for v in losses), "losses as Python floats (loss.item())"
+assert sum(losses[-4:]) < sum(losses[:4]) / 2, f"the loss should fall: {losses[:4]} ... {losses[-4:]}"
+assert torch.equal(net._conv_stem.weight, before["_conv_stem.weight"]), "the stem should stay frozen"
+assert not torch.equal(net._fc.weight, before["_fc.weight"]), "the classifier should train"
+print("visible tests passed")
+### BEGIN HIDDEN TESTS
+_top = {n for n, _ in net.named_parameters() if n.startswith(("_conv_head.", "_bn1.", "_fc."))}
+for _key, _value in net.state_dict().items():
+    if _key in _top:
+        assert not torch.equal(_value, before[_key]), f"{_key} belongs to the top block or the classifier: it should train"
+    else:
+        assert torch.equal(_value, before[_key]), f"{_key} changed: frozen weights and batch-norm statistics must not move"
+_held = data.animal_test_set(per_class=20)
+_x_held = vision.efficientnet_inputs(_held.images, 64)
+net.eval()
+with torch.set_grad_enabled(False):
+    _pred = torch.cat([net(_b).argmax(1) for _b in _x_held.split(100)])
+_acc_held = float((_pred == torch.as_tensor(_held.labels)).float().mean())
+assert _acc_held >= 0.55, f"held-out accuracy {_acc_held:.3f} (chance is 0.1; the reference reaches about 0.68)"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 6: reading the curve (2 points)
+#
+# Section 9 of the lesson shows the committed curve (`data/lesson01/curve.json`): the mean test
+# accuracy of every method at each number k of labels per class, and the points printed under
+# it. Answer from the curve (or predict first, then check):
+#
+# - `"best_at_5"`: at k = 5, which method has the highest mean test accuracy? One of
+#   `"fine-tuning"`, `"gradual unfreezing"`, `"feature extraction"`,
+#   `"small CNN from scratch"`, `"random init"` (the fair baseline, with its own recipe).
+# - `"trap_cost_at_10"`: at k = 10, how many percentage points does the batch-norm trap cost
+#   (fine-tuning with batch norm in eval mode minus the same with batch norm in train mode)?
+#   A number of points, within one point.
+# - `"small_cnn_ahead_at"`: the list of k at which the small CNN from scratch has a higher
+#   mean test accuracy than fine-tuning.
+#
+# Set `curve_answers` to a dict with these three keys.
+
+# %% nbgrader={"solution": true, "grade_id": "ex6_curve_reading"}
+### BEGIN SOLUTION
+curve_answers = {"best_at_5": "fine-tuning", "trap_cost_at_10": 32, "small_cnn_ahead_at": [1, 50, 100]}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex6_curve_reading_tests", "points": 2, "locked": true}
+METHODS = ("fine-tuning", "gradual unfreezing", "feature extraction", "small CNN from scratch", "random init")
+assert isinstance(curve_answers, dict)
+assert curve_answers.get("best_at_5") in METHODS, f"one of {METHODS}"
+assert isinstance(curve_answers.get("trap_cost_at_10"), int | float), "a number of percentage points"
+assert 0 <= curve_answers["trap_cost_at_10"] <= 100, "percentage points, between 0 and 100"
+assert isinstance(curve_answers.get("small_cnn_ahead_at"), list | tuple), "a list of k"
+assert set(curve_answers["small_cnn_ahead_at"]) <= {1, 5, 10, 50, 100}, "the curve's k are 1, 5, 10, 50 and 100"
+print("curve answers: well formed (graded by hidden tests)")
+### BEGIN HIDDEN TESTS
+import json  # noqa: E402
+
+from course_lib import assets  # noqa: E402
+
+_mean = json.loads(assets.path("lesson01-curve").read_text())["mean_test_acc"]
+_keys = dict(zip(METHODS, ("finetune", "gradual", "probe", "small_cnn", "random_init"), strict=True))
+_at5 = {_name: _mean[_key]["5"] for _name, _key in _keys.items()}
+_best = max(_at5, key=_at5.get)
+assert all(_at5[_best] > _v + 0.01 for _n, _v in _at5.items() if _n != _best), _at5
+assert curve_answers["best_at_5"] == _best
+_cost = 100 * (_mean["finetune"]["10"] - _mean["finetune_bn_train"]["10"])
+assert abs(float(curve_answers["trap_cost_at_10"]) - _cost) <= 1.0, "the trap's cost at k = 10, in points"
+_ahead = sorted(int(_k) for _k in _mean["small_cnn"] if _mean["small_cnn"][_k] > _mean["finetune"][_k])
+assert sorted(int(_k) for _k in curve_answers["small_cnn_ahead_at"]) == _ahead
 ### END HIDDEN TESTS

@@ -445,4 +445,6 @@ elmo.mix_widget(tr, ytr, te, yte, ["token", "LSTM 1", "LSTM 2"], title="biLM POS
 #   weight decay)?
 # - Press **learn s from data** and compare the learned weights with the per-layer curve.
 #
-# The graded exercises are in `03_elmo_layer_mixing_exercises.ipynb`.
+# The graded exercises are in `03_elmo_layer_mixing_exercises.ipynb`: the scalar mix, a
+# per-layer probe and sense separation; then train a scalar mix and its probe jointly on the
+# biLM's layers (graded on held-out words) and read which layers help POS tagging, and where.

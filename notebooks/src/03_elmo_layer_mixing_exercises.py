@@ -1,15 +1,25 @@
 # %% [markdown]
-# # 03 Exercises: scalar mix, a per-layer probe, contextual vs static similarity
+# # 03 Exercises: scalar mix, a per-layer probe, contextual vs static similarity, a learned mix
 #
-# Three graded exercises on small seeded tensors that stand in for layer features
-# (shape `(L, N, D)`: L layers, N tokens or sentences, D dimensions). Nothing is trained for
-# long, so the notebook runs in seconds. Each exercise is independent: fill in the solution
-# cell, then run its test cell. The visible tests are self-checks; more tests run when your
-# work is graded.
+# Five graded exercises. The first three use small seeded tensors that stand in for layer
+# features (shape `(L, N, D)`: L layers, N tokens or sentences, D dimensions). Exercises 4 and 5
+# use the lesson's real data: the course biLM's layer features for the words of Brown
+# sentences tagged with parts of speech (computed once, in the setup cell). Each exercise is
+# independent: fill in the solution cell, then run its test cell. The visible tests are
+# self-checks; more tests run when your work is graded.
 
 # %%
+import warnings
+
 import numpy as np
 import torch
+from torch import nn
+
+from course_lib import elmo
+from course_lib.corpus import load_brown_tagged
+
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
+warnings.filterwarnings("ignore", message="LSTM with projections")
 
 
 def make_layers(seed=0, n=120, d=8, informative=(2,), noise=1.0):
@@ -22,7 +32,32 @@ def make_layers(seed=0, n=120, d=8, informative=(2,), noise=1.0):
     return layers, y
 
 
-print("setup done")
+def pos_split(split):
+    """The lesson's POS data: 500 Brown sentences (4 to 40 words) from the corpus's test split,
+    the first 300 to train a probe ("train"), the other 200 to test it. Returns (words, tags):
+    one list of words per sentence, and one tag index (into ``elmo.UNIVERSAL_TAGS``) per word."""
+    brown = [s for s in load_brown_tagged("test") if 4 <= len(s) <= 40]
+    pick = np.random.default_rng(0).permutation(len(brown))[:500]
+    chosen = [brown[i] for i in (pick[:300] if split == "train" else pick[300:])]
+    words = [[w for w, _ in s] for s in chosen]
+    tags = torch.tensor([elmo.UNIVERSAL_TAGS.index(elmo.brown_to_universal(t)) for s in chosen for _, t in s])
+    return words, tags
+
+
+LM = elmo.load_bilm()  # the course's biLM: a token layer and two LSTM layers
+POS_WORDS, Y_POS = pos_split("train")
+_raw = elmo.bilm_token_features(LM, POS_WORDS, progress=False)
+_MEAN, _STD = _raw.mean(1, keepdim=True), _raw.std(1, keepdim=True).clamp_min(1e-6)
+
+
+def standardise(layers):
+    """Z-score each layer's dimensions with the statistics of the training words."""
+    return (layers - _MEAN) / _STD
+
+
+X_POS = standardise(_raw)  # (3 layers, training words, 256)
+print("biLM features of the POS training words:", tuple(X_POS.shape), "| sentences:", len(POS_WORDS),
+      "| tags:", len(elmo.UNIVERSAL_TAGS), "| test sentences (kept for grading):", len(pos_split("test")[0]))
 
 # %% [markdown]
 # ## Exercise 1: ELMo's scalar mix (2 points)
@@ -142,4 +177,124 @@ _same = _s[:, None] == _s[None, :]
 _ref = _sim[_same & ~np.eye(8, dtype=bool)].mean() - _sim[~_same].mean()
 assert abs(sense_separation(_v, _s) - _ref) < 1e-6, "exclude each sentence's pair with itself; use cosines"
 assert abs(sense_separation(_v * np.arange(1, 9)[:, None], _s) - _ref) < 1e-6, "cosine ignores length"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 4: learn the mix for POS tagging (4 points)
+#
+# Now learn $s$ and $\gamma$ from data, as ELMo does for each task. `X_POS` holds the course
+# biLM's three layers (token layer, LSTM 1, LSTM 2) for every word of the lesson's 300 POS
+# training sentences, each layer z-scored, shape `(3, N, 256)` (printed by the setup cell);
+# `Y_POS` holds the words' tags, indices into the 12 coarse tags of `elmo.UNIVERSAL_TAGS`.
+#
+# Write `fit_mix_probe(layers, y, num_classes, steps, lr, weight_decay, seed)`, which trains
+# the mix and a linear tagger on top of it jointly:
+#
+# 1. seed torch's random generator with `seed` (`torch.manual_seed`), then make the
+#    parameters: `s`, a tensor of L zeros, and `gamma`, a 0-d tensor holding 1.0, both with
+#    `requires_grad=True`; and a head `nn.Linear(D, num_classes)`;
+# 2. one `torch.optim.Adam` at `lr` over `s`, `gamma` and the head's parameters;
+# 3. `steps` full-batch steps: mix the layers,
+#    $\gamma \sum_l \mathrm{softmax}(s)_l\, \mathrm{layers}[l]$, and take as the loss the
+#    cross-entropy of `head(mixed)` against `y` plus
+#    `weight_decay * (gamma * head.weight).pow(2).sum()` (the lesson's penalty on the effective
+#    weights: on `head.weight` alone, `gamma` could grow and switch it off); then clear the
+#    gradients, backward, step.
+#
+# Return `(s, gamma, head)`.
+#
+# Write it yourself: `course_lib.elmo.scalar_mix`, `ScalarMix`, `fit_scalar_mix_probe` and
+# `mix_probe_accuracy` are switched off while your work is graded, and do not call exercise
+# 1's function (each exercise is graded on its own). The grader applies ELMo's formula with
+# your `s`, `gamma` and `head` to the words of the 200 test sentences, which you never see,
+# and checks the tagging accuracy against a probe on a single layer, and that the mix weights
+# were learned.
+
+# %% nbgrader={"solution": true, "grade_id": "ex4_mix_probe"}
+def fit_mix_probe(layers, y, num_classes, steps=100, lr=0.05, weight_decay=0.01, seed=0):
+    ### BEGIN SOLUTION
+    torch.manual_seed(seed)
+    s = torch.zeros(layers.shape[0], requires_grad=True)
+    gamma = torch.tensor(1.0, requires_grad=True)
+    head = nn.Linear(layers.shape[2], num_classes)
+    optimizer = torch.optim.Adam([s, gamma, *head.parameters()], lr=lr)
+    for _ in range(steps):
+        mixed = gamma * torch.einsum("l,lnd->nd", torch.softmax(s, 0), layers)
+        loss = nn.functional.cross_entropy(head(mixed), y) + weight_decay * (gamma * head.weight).pow(2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return s, gamma, head
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_mix_probe_tests", "points": 4, "locked": true}
+s, gamma, head = fit_mix_probe(X_POS, Y_POS, num_classes=12)
+assert s.shape == (3,) and gamma.ndim == 0, "one score per layer, and one scalar gamma"
+assert isinstance(head, nn.Linear) and (head.in_features, head.out_features) == (256, 12)
+with torch.no_grad():
+    weights = torch.softmax(s, 0)
+    train_pred = head(gamma * (weights.view(3, 1, 1) * X_POS).sum(0)).argmax(1)
+train_acc = float((train_pred == Y_POS).float().mean())
+print(f"training accuracy: {train_acc:.0%}")
+assert train_acc > 0.85, "the mix and the head should fit the training words"
+print("visible tests passed")
+### BEGIN HIDDEN TESTS
+_test_words, _y_test = pos_split("test")
+_x_test = standardise(elmo.bilm_token_features(LM, _test_words, progress=False))
+with torch.set_grad_enabled(False):
+    _w = torch.softmax(s.detach(), 0)
+    _acc = float((head(gamma.detach() * torch.tensordot(_w, _x_test, dims=1)).argmax(1) == _y_test).float().mean())
+_floor = elmo.probe_layers(X_POS[:1], Y_POS, _x_test[:1], _y_test, weight_decay=0.1)[0]
+assert _acc > _floor + 0.02, f"held-out accuracy {_acc:.3f}; a probe on the token layer alone reaches {_floor:.3f}"
+assert float(_w.max() - _w.min()) > 0.2, f"the mix weights should be learned, not stay near uniform: {_w.tolist()}"
+assert int(_w.argmin()) == 0, f"with the penalty on gamma * W, the context-free token layer should get the smallest weight: {_w.tolist()}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 5: where do the LSTM layers help? (2 points)
+#
+# Section 4 of the lesson fits a probe on each biLM layer for POS (the line `biLM POS`),
+# on the same 300 training and 200 test sentences as exercise 4. Answer from the lesson's
+# numbers, or predict first from what each layer sees, then check:
+#
+# - `"worst_layer"`: which layer's POS probe is the least accurate? One of `"token"`,
+#   `"LSTM 1"`, `"LSTM 2"`.
+# - `"gain_largest_on"`: sort the test words into three groups by what the probe's
+#   *training* words show about them (words compared in lower case): `"one tag"` (the word
+#   occurs in the training sentences, always with the same tag), `"several tags"` (it occurs
+#   there with two or more different tags) and `"unseen"` (it does not occur there). In which
+#   group does the better of the two LSTM layers beat the token layer by the most points?
+#
+# Set `pos_answers` to a dict with these two keys.
+
+# %% nbgrader={"solution": true, "grade_id": "ex5_pos_reading"}
+### BEGIN SOLUTION
+pos_answers = {"worst_layer": "token", "gain_largest_on": "several tags"}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_pos_reading_tests", "points": 2, "locked": true}
+assert isinstance(pos_answers, dict)
+assert pos_answers.get("worst_layer") in ("token", "LSTM 1", "LSTM 2")
+assert pos_answers.get("gain_largest_on") in ("one tag", "several tags", "unseen")
+print("POS answers: well formed (graded by hidden tests)")
+### BEGIN HIDDEN TESTS
+_test_words, _y_test = pos_split("test")
+_x_test = standardise(elmo.bilm_token_features(LM, _test_words, progress=False))
+_correct = elmo.probe_layer_correct(X_POS, Y_POS, _x_test, _y_test, weight_decay=0.1)  # (3 layers, test words)
+_acc_by_layer = dict(zip(("token", "LSTM 1", "LSTM 2"), _correct.mean(1).tolist(), strict=True))
+_worst = min(_acc_by_layer, key=_acc_by_layer.get)
+assert all(_acc_by_layer[_worst] < _v - 0.01 for _k, _v in _acc_by_layer.items() if _k != _worst), _acc_by_layer
+assert pos_answers["worst_layer"] == _worst
+_seen = {}
+for _word, _tag in zip((w.lower() for _s in POS_WORDS for w in _s), Y_POS.tolist(), strict=True):
+    _seen.setdefault(_word, set()).add(_tag)
+_group = np.array(["unseen" if w.lower() not in _seen else "one tag" if len(_seen[w.lower()]) == 1 else "several tags"
+                   for _s in _test_words for w in _s])
+_best_lstm = 1 + int(_correct[1:].mean(1).argmax())
+_gains = {g: float(_correct[_best_lstm, _group == g].mean() - _correct[0, _group == g].mean())
+          for g in ("one tag", "several tags", "unseen")}
+_top = max(_gains, key=_gains.get)
+assert all(_gains[_top] > _v + 0.03 for _k, _v in _gains.items() if _k != _top), _gains
+assert pos_answers["gain_largest_on"] == _top
 ### END HIDDEN TESTS

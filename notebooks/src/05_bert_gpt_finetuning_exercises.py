@@ -1,8 +1,18 @@
 # %% [markdown]
 # # 05 Exercises: pooling and a classification head
 #
-# Three graded exercises from lesson 05, each independent of the others. They run on small
-# seeded tensors (no model is loaded), so the whole notebook takes a few seconds.
+# Five graded exercises from lesson 05, each independent of the others. The first three run on
+# small seeded tensors; the fourth fine-tunes MiniLM (all-MiniLM-L6-v2, a BERT-style encoder
+# that was fine-tuned contrastively into a sentence encoder); the fifth reads the lesson's
+# committed results.
+#
+# 1. **Mean pooling with an attention mask** (3 points).
+# 2. **Last-token pooling** (3 points).
+# 3. **A classification head** (4 points).
+# 4. **Fine-tune MiniLM's top block** (4 points): freeze the rest, write the training loop;
+#    graded on sentences you never see.
+# 5. **Reading the results** (2 points): fine-tuning against a frozen probe, and what a
+#    few-shot prompt did.
 #
 # Shapes: `hidden` is `[batch, tokens, hidden_size]` (a transformer's last hidden states) and
 # `mask` is `[batch, tokens]`, 1 for a real token and 0 for padding (as the tokenizer returns
@@ -15,7 +25,25 @@
 import torch
 from torch import nn
 
+from course_lib.models import load_minilm, load_minilm_tokenizer
+from course_lib.textdata import polarity_train
+from course_lib.transformers_ft import text_loader
+
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
+
+# exercise 4: 300 labelled polarity sentences (0 = negative, 1 = positive), tokenised for MiniLM
+# into mini-batches of 16 similar-length sentences (dicts with input_ids, attention_mask, labels)
+TOKENIZER = load_minilm_tokenizer()
+TRAIN_BATCHES = text_loader(polarity_train(300), TOKENIZER, batch_size=16, max_length=48)
+print(f"{sum(len(b['labels']) for b in TRAIN_BATCHES)} training sentences in {len(TRAIN_BATCHES)} batches")
+
+
+def top_block(model, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """MiniLM's top (6th) encoder block applied to the hidden states that enter it,
+    ``[batch, tokens, 384]``, with padding (``mask`` 0) masked out of its attention."""
+    blocked = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+    return model.encoder.layer[-1](hidden, attention_mask=blocked)
 
 
 def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -151,4 +179,157 @@ train_head = ClassificationHead(16, 2, dropout=0.5).train()
 xx = torch.randn(64, 2, 16)
 assert not torch.equal(train_head(xx), train_head(xx)), "dropout is active in train mode"
 assert isinstance(train_head.dropout, nn.Dropout) and train_head.dropout.p == 0.5
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# ## Exercise 4 (4 points): fine-tune MiniLM's top block
+#
+# Lesson 05 fine-tuned MiniLM with its lower blocks frozen. Here you freeze everything except
+# the **top** encoder block, put a linear head on mean-pooled hidden states, and write the
+# training loop yourself. MiniLM here is the bare encoder (`load_minilm()`): `model.embeddings`,
+# the blocks in `model.encoder.layer` (the top one is `model.encoder.layer[-1]`) and an unused
+# `model.pooler`.
+#
+# The frozen part never changes, so it only needs to run **once** per batch, not once per step:
+# `model(input_ids=..., attention_mask=..., output_hidden_states=True).hidden_states` is a tuple
+# of tensors, the embeddings' output then each block's output, so `hidden_states[-2]` is what
+# enters the top block. The set-up cell's `top_block(model, hidden, mask)` runs the top
+# block on such cached states (with the padding masked). The same trick made lesson 05's
+# last-block fine-tune of SmolLM2 cheap.
+#
+# Write `finetune_top_block(model, head, batches, epochs, lr, head_lr, seed)`:
+#
+# 1. freeze every parameter of `model` (`requires_grad = False`) except those of its top block,
+#    which stay trainable, as do the head's;
+# 2. once, with the model in evaluation mode and without gradients, compute for each batch the
+#    hidden states entering the top block;
+# 3. one `torch.optim.AdamW` (its defaults otherwise) with two parameter groups: the top block
+#    at `lr`, the head at `head_lr`;
+# 4. with the model in training mode, for each epoch visit the batches in the order
+#    `torch.randperm(len(batches), generator=...)` (one generator seeded with `seed`, made once);
+#    for each: `top_block` on the cached states, the **mean over real tokens** (padding
+#    excluded), the head, the cross-entropy with the batch's labels; clear the gradients,
+#    backward, step, and record the loss as a Python float.
+#
+# Return the recorded losses (one per step). Write the pooling yourself: `course_lib`'s
+# `mean_pool`, `freeze_minilm`, `finetune_minilm` and `training.fit` are switched off while
+# grading. The grader fine-tunes a fresh MiniLM with your function, then checks its accuracy on
+# test sentences you never see (through the whole model, with mean pooling and your head), which
+# parameters are trainable, and that every frozen parameter is unchanged, bit for bit.
+
+# %% nbgrader={"solution": true, "grade_id": "ex4_top_block"}
+def finetune_top_block(model, head, batches, epochs=3, lr=1e-4, head_lr=1e-3, seed=0):
+    ### BEGIN SOLUTION
+    top = model.encoder.layer[-1]
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in top.parameters():
+        p.requires_grad = True
+    for p in head.parameters():
+        p.requires_grad = True
+    model.eval()
+    with torch.no_grad():
+        cached = [model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=True).hidden_states[-2]
+                  for b in batches]
+    optimizer = torch.optim.AdamW([{"params": list(top.parameters()), "lr": lr}, {"params": list(head.parameters()), "lr": head_lr}])
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    losses = []
+    for _ in range(epochs):
+        for i in torch.randperm(len(batches), generator=gen).tolist():
+            mask = batches[i]["attention_mask"]
+            out = top_block(model, cached[i], mask)
+            m = mask.to(out.dtype).unsqueeze(-1)
+            pooled = (out * m).sum(1) / m.sum(1).clamp_min(1.0)
+            loss = nn.functional.cross_entropy(head(pooled), batches[i]["labels"])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    model.eval()
+    return losses
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_top_block_tests", "points": 4, "locked": true}
+_model = load_minilm()
+torch.manual_seed(0)
+_head = nn.Linear(384, 2)
+_before = {name: p.detach().clone() for name, p in _model.named_parameters()}
+_losses = finetune_top_block(_model, _head, TRAIN_BATCHES, epochs=3, lr=1e-4, head_lr=1e-3, seed=0)
+_n = len(TRAIN_BATCHES)
+assert isinstance(_losses, list) and len(_losses) == 3 * _n, "one loss per step: 3 epochs x the number of batches"
+assert all(isinstance(v, float) for v in _losses), "record loss.item(), a Python float"
+_first, _last = sum(_losses[:_n]) / _n, sum(_losses[-_n:]) / _n
+print(f"mean training loss: first epoch {_first:.1f}, last epoch {_last:.1f}")
+assert _last < _first - 0.1, "the training loss should fall"
+assert all(p.requires_grad for p in _model.encoder.layer[-1].parameters()), "the top block trains"
+assert not any(p.requires_grad for blk in _model.encoder.layer[:-1] for p in blk.parameters()), "blocks 1-5 are frozen"
+assert not torch.equal(_model.encoder.layer[-1].output.dense.weight, _before["encoder.layer.5.output.dense.weight"]), "the top block changed"
+print("finetune_top_block: visible tests passed")
+### BEGIN HIDDEN TESTS
+from course_lib.textdata import polarity_test  # noqa: E402
+from course_lib.transformers_ft import subset  # noqa: E402
+
+_trainable = {name for name, p in _model.named_parameters() if p.requires_grad}
+assert _trainable == {name for name in _before if name.startswith("encoder.layer.5.")}, "only the top block trains"
+assert all(p.requires_grad for p in _head.parameters())
+_changed = [name for name, p in _model.named_parameters() if not name.startswith("encoder.layer.5.") and not torch.equal(p, _before[name])]
+assert not _changed, f"frozen parameters changed: {_changed[:3]}"
+_held_out = text_loader(subset(polarity_test(), 300, seed=1), TOKENIZER, batch_size=64, max_length=48)
+_right = 0
+_model.eval()
+_head.eval()
+with torch.no_grad():
+    for _b in _held_out:
+        _states = _model(input_ids=_b["input_ids"], attention_mask=_b["attention_mask"]).last_hidden_state
+        _w = _b["attention_mask"].unsqueeze(-1).float()
+        _right += int((_head((_states * _w).sum(1) / _w.sum(1)).argmax(1) == _b["labels"]).sum())
+_acc = _right / 300
+assert _acc >= 0.62, f"held-out accuracy {_acc:.3f} (the reference reaches about 0.7)"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 5 (2 points): reading the results
+#
+# Lesson 05 committed its larger runs (`data/lesson05/results.json`, shown in the lesson):
+# MiniLM fine-tuned (every layer trains) against a linear probe on its frozen mean-pooled
+# features, and SmolLM2-135M-Instruct (a small GPT-style decoder, instruction-tuned, loaded
+# from a 4-bit file) classifying with a prompt alone, zero-shot, or with four labelled examples
+# written into the prompt (few-shot). Answer from those results (or predict first, then check):
+#
+# - `"finetune_vs_probe_at_100"`: with 100 labelled sentences, how does fine-tuned MiniLM
+#   compare with the frozen probe? One of `"fine-tuning better"`, `"about the same"` (within 3
+#   points), `"probe better"`.
+# - `"four_examples_in_the_prompt"`: on the same test sentences, what did the four examples do
+#   to SmolLM2's accuracy, compared with the zero-shot prompt? One of `"helped"`,
+#   `"about the same"` (within 3 points), `"hurt"`.
+#
+# Set `results_answers` to a dict with these two keys.
+
+# %% nbgrader={"solution": true, "grade_id": "ex5_results_reading"}
+### BEGIN SOLUTION
+results_answers = {"finetune_vs_probe_at_100": "about the same", "four_examples_in_the_prompt": "hurt"}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_results_reading_tests", "points": 2, "locked": true}
+assert isinstance(results_answers, dict)
+assert results_answers.get("finetune_vs_probe_at_100") in ("fine-tuning better", "about the same", "probe better")
+assert results_answers.get("four_examples_in_the_prompt") in ("helped", "about the same", "hurt")
+print("results answers: well formed (graded by hidden tests)")
+### BEGIN HIDDEN TESTS
+from course_lib.transformers_ft import committed_results  # noqa: E402
+
+
+def _verdict(delta, better, worse):
+    assert abs(abs(delta) - 0.03) > 0.005, f"too close to the 3-point line to grade: {delta:+.3f}"
+    return "about the same" if abs(delta) < 0.03 else better if delta > 0 else worse
+
+
+_res = committed_results()
+_n100 = _res["minilm"]["n100"]
+assert results_answers["finetune_vs_probe_at_100"] == _verdict(_n100["finetune"] - _n100["probe"], "fine-tuning better", "probe better")
+_fs = _res["smollm2"]["few_shot"]
+assert results_answers["four_examples_in_the_prompt"] == _verdict(_fs["few_shot"] - _fs["zero_shot_same_subset"], "helped", "hurt")
 ### END HIDDEN TESTS

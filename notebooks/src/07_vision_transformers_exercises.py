@@ -1,9 +1,17 @@
 # %% [markdown]
 # # 07 Vision Transformers: exercises
 #
-# Three graded exercises on the input and the attention of a Vision Transformer, the pieces
-# lesson 07 built by hand and checked against DINOv2. They run on small seeded tensors (no
-# pretrained model), so the whole notebook takes a few seconds.
+# Five graded exercises. The first three build the input and the attention of a Vision
+# Transformer, the pieces lesson 07 built by hand and checked against DINOv2, on small seeded
+# tensors. The last two use what DINOv2 (ViT-S/14, pretrained self-supervised, without labels)
+# computed for Animal-MNIST: no model is loaded here.
+#
+# 1. **Patchify** (3 points).
+# 2. **CLS token and position embeddings** (3 points).
+# 3. **Attention weights from CLS** (4 points).
+# 4. **A head on DINOv2 features, with early stopping** (4 points): write the training loop,
+#    stop on a validation split; graded on test images you never see.
+# 5. **Reading the transfer table** (2 points): pretrained ViT features against lesson 01's CNNs.
 #
 # Each exercise is independent: fill in the cell marked `YOUR CODE HERE`, then run the test
 # cell under it. The visible tests are self-checks; more tests run when your work is graded.
@@ -12,8 +20,17 @@
 import math
 
 import torch
+from torch import nn
+
+from course_lib.vit import cached_features
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and graders run notebooks side by side
+
+# DINOv2 CLS features (standardised) of 1,000 Animal-MNIST training images, 100 per class,
+# rows grouped by class (all of class 0 first), and their labels 0-9
+X_TRAIN, Y_TRAIN = cached_features("train")
+print("training features:", tuple(X_TRAIN.shape), "labels per class:", torch.bincount(Y_TRAIN).tolist())
 
 
 def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -133,7 +150,145 @@ for _h in range(2):
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Exercise 4: a head on DINOv2 features, with early stopping (4 points)
+#
+# Lesson 07 probed DINOv2's CLS features with a few labels per class. A fair probe picks its
+# settings, here *when to stop training*, on a **validation** split carved out of the labelled
+# images, never on the test set. Write the loop yourself.
+#
+# Write `train_with_early_stopping(head, X, y, X_val, y_val, epochs, lr, batch_size, seed)`:
+#
+# 1. one `torch.optim.AdamW(head.parameters(), lr=lr)` (its defaults otherwise);
+# 2. one `torch.Generator` seeded with `seed`, made once before the first epoch; each epoch, put
+#    the head in training mode, shuffle the rows with `torch.randperm(len(X), generator=...)`, and
+#    for each mini-batch of `batch_size` rows compute the cross-entropy, clear the gradients,
+#    backward, step;
+# 3. after each epoch, the head's accuracy on `X_val`, `y_val` (evaluation mode, no gradients),
+#    as a Python float; when it is higher than at every earlier epoch, keep a **copy** of the
+#    head's weights;
+# 4. after the last epoch, load the kept weights back into the head.
+#
+# Return the validation accuracies, one per epoch. The head ends with the weights of its best
+# epoch (the earliest, on ties). Use torch only: `course_lib.training`'s `fit` and
+# `fit_linear_probe` are switched off while grading. The grader trains fresh heads with your
+# function and checks their accuracy on Animal-MNIST test images you never see, and that each
+# head really holds its best epoch's weights.
+
+# %% nbgrader={"solution": true, "grade_id": "early_stopping"}
+def train_with_early_stopping(head, X, y, X_val, y_val, epochs=30, lr=1e-2, batch_size=32, seed=0):
+    ### BEGIN SOLUTION
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    val_accs, best, kept = [], -1.0, None
+    for _ in range(epochs):
+        head.train()
+        order = torch.randperm(len(X), generator=gen)
+        for start in range(0, len(X), batch_size):
+            idx = order[start : start + batch_size]
+            loss = nn.functional.cross_entropy(head(X[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        head.eval()
+        with torch.no_grad():
+            acc = (head(X_val).argmax(1) == y_val).float().mean().item()
+        val_accs.append(acc)
+        if acc > best:
+            best, kept = acc, {k: v.detach().clone() for k, v in head.state_dict().items()}
+    head.load_state_dict(kept)
+    return val_accs
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "early_stopping_tests", "points": 4, "locked": true}
+# 20 training and 20 validation images per class
+_X, _y, _X_val, _y_val = X_TRAIN[0::5], Y_TRAIN[0::5], X_TRAIN[1::5], Y_TRAIN[1::5]
+torch.manual_seed(0)
+_head = nn.Linear(384, 10)
+_accs = train_with_early_stopping(_head, _X, _y, _X_val, _y_val, epochs=30, lr=1e-2, batch_size=32, seed=0)
+assert isinstance(_accs, list) and len(_accs) == 30, "one validation accuracy per epoch"
+assert all(isinstance(a, float) and 0.0 <= a <= 1.0 for a in _accs), "accuracies are floats between 0 and 1"
+assert max(_accs) > 0.6, "DINOv2 features with 20 labels per class should give well over 60 % on validation"
+assert isinstance(_head, nn.Linear) and _head.weight.shape == (10, 384)
+print(f"best validation accuracy: {max(_accs):.0%}")
+print("train_with_early_stopping: visible tests passed")
+### BEGIN HIDDEN TESTS
+
+
+def _holds(model, X, y):
+    model.eval()
+    with torch.no_grad():
+        return float((model(X).argmax(1) == y).double().mean())
+
+
+assert max(_accs) > _accs[-1], "in this run the last epoch is not the best one"
+assert abs(_holds(_head, _X_val, _y_val) - max(_accs)) < 1e-6, "the head must end with its best epoch's weights"
+_X_test, _y_test = cached_features("test")
+_test_acc = _holds(_head, _X_test, _y_test)
+assert _test_acc >= 0.72, f"held-out accuracy {_test_acc:.3f} (the reference reaches about 0.78)"
+torch.manual_seed(1)
+_mlp = nn.Sequential(nn.Linear(384, 256), nn.ReLU(), nn.Linear(256, 10))
+_accs2 = train_with_early_stopping(_mlp, X_TRAIN[0::10], Y_TRAIN[0::10], _X_val, _y_val, epochs=20, lr=3e-2, batch_size=25, seed=1)
+assert len(_accs2) == 20
+assert max(_accs2) > _accs2[-1] + 0.01, "in this run, too, the last epoch is not the best one"
+assert abs(_holds(_mlp, _X_val, _y_val) - max(_accs2)) < 1e-6, "the MLP head must end with its best epoch's weights"
+assert _holds(_mlp, _X_test, _y_test) >= 0.55, "the reference MLP head reaches about 0.63 here"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 5: reading the transfer table (2 points)
+#
+# Lesson 07 set its DINOv2 probe beside lesson 01's numbers on the same test images, with the
+# same training images at each k (lesson 01's seed-0 subsets): a linear probe on DINOv2 ViT-S
+# CLS features, a linear probe on ImageNet EfficientNet-Lite0 features (a supervised CNN), and a
+# small CNN trained from scratch. Answer from that table (or predict first, then check):
+#
+# - `"best_at_50_labels"`: with 50 labelled images per class, which of the three is the most
+#   accurate? One of `"DINOv2 probe"`, `"EfficientNet probe"`, `"small CNN from scratch"`.
+# - `"dinov2_last_at"`: at which k, of 1, 5, 10, 50 and 100 labels per class, is the DINOv2
+#   probe the least accurate of the three? A list of those k, smallest first.
+#
+# Set `transfer_answers` to a dict with these two keys.
+
+# %% nbgrader={"solution": true, "grade_id": "transfer_reading"}
+### BEGIN SOLUTION
+transfer_answers = {"best_at_50_labels": "small CNN from scratch", "dinov2_last_at": [5, 10, 50, 100]}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "transfer_reading_tests", "points": 2, "locked": true}
+assert isinstance(transfer_answers, dict)
+assert transfer_answers.get("best_at_50_labels") in ("DINOv2 probe", "EfficientNet probe", "small CNN from scratch")
+_last = transfer_answers.get("dinov2_last_at")
+assert isinstance(_last, list) and all(k in (1, 5, 10, 50, 100) for k in _last), "a list of k from 1, 5, 10, 50, 100"
+assert _last == sorted(set(_last)), "smallest first, each k once"
+print("transfer answers: well formed (graded by hidden tests)")
+### BEGIN HIDDEN TESTS
+import json  # noqa: E402
+
+from course_lib import assets, vit  # noqa: E402
+from course_lib.training import fit_linear_probe  # noqa: E402
+
+_cache = vit.load_feature_cache()
+_xt = torch.from_numpy(_cache["test"].astype("float32"))
+_yt = torch.from_numpy(_cache["test_labels"]).long()
+_curve = json.loads(assets.path("lesson01-curve").read_text())
+_l01 = {(r["method"], r["k"]): r["test_acc"] for r in _curve["runs"] if r["seed"] == 0}
+_table = {}
+for _k in (1, 5, 10, 50, 100):
+    _f, _lab = vit.k_subset(_cache, _k)
+    with torch.no_grad():
+        _dino = float((fit_linear_probe(_f, _lab, num_classes=10)(_xt).argmax(1) == _yt).double().mean())
+    _table[_k] = {"DINOv2 probe": _dino, "EfficientNet probe": _l01["probe", _k], "small CNN from scratch": _l01["small_cnn", _k]}
+_ranked = sorted(_table[50], key=_table[50].get, reverse=True)
+assert _table[50][_ranked[0]] > _table[50][_ranked[1]] + 0.01, "a clear winner at k = 50"
+assert transfer_answers["best_at_50_labels"] == _ranked[0]
+_lowest = [_k for _k, _row in _table.items() if min(_row, key=_row.get) == "DINOv2 probe"]
+assert transfer_answers["dinov2_last_at"] == _lowest
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Done
 #
-# These three pieces are exactly what `course_lib.vit.embed_by_hand` and the attention maps of
-# lesson 07 do with DINOv2's real weights.
+# Exercises 1-3 are exactly what `course_lib.vit.embed_by_hand` and the attention maps of
+# lesson 07 do with DINOv2's real weights. Exercise 5's table is a reminder that the best
+# features depend on how close the pretraining images are to yours: measure, on your data.

@@ -24,4 +24,25 @@ DECOYS = {
     total = sum(p.numel() for p in model.parameters())
     return total, total, 100.0
 """,
+    # the habit of model.train() before a training loop: frozen weights stay put, but every
+    # batch norm updates its running statistics (and dropout is on): the lesson's batch-norm trap
+    "ex5_finetune_top": """def finetune_top(model, x, y, epochs=4, batch_size=32, lr=3e-3, seed=0):
+    top = ("_conv_head.", "_bn1.", "_fc.")
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(top))
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+    return losses
+""",
+    # well formed, wrong: the small CNN leads at k = 1, 50 and 100, but not at 5
+    "ex6_curve_reading": 'curve_answers = {"best_at_5": "small CNN from scratch", "trap_cost_at_10": 32, "small_cnn_ahead_at": [1, 50, 100]}\n',
 }

@@ -25,4 +25,21 @@ DECOYS = {
     same = senses[:, None] == senses[None, :]
     return float(sim[same].mean() - sim[~same].mean())
 """,
+    # s is made but never handed to the optimizer: the mix stays uniform, never learned
+    "ex4_mix_probe": """def fit_mix_probe(layers, y, num_classes, steps=100, lr=0.05, weight_decay=0.01, seed=0):
+    torch.manual_seed(seed)
+    s = torch.zeros(layers.shape[0], requires_grad=True)
+    gamma = torch.tensor(1.0, requires_grad=True)
+    head = nn.Linear(layers.shape[2], num_classes)
+    optimizer = torch.optim.Adam([gamma, *head.parameters()], lr=lr)
+    for _ in range(steps):
+        mixed = gamma * torch.einsum("l,lnd->nd", torch.softmax(s, 0), layers)
+        loss = nn.functional.cross_entropy(head(mixed), y) + weight_decay * (gamma * head.weight).pow(2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return s, gamma, head
+""",
+    # well formed, wrong: a word the probe never saw gains less from context than an ambiguous one
+    "ex5_pos_reading": 'pos_answers = {"worst_layer": "token", "gain_largest_on": "unseen"}\n',
 }

@@ -19,4 +19,31 @@ DECOYS = {
     k = (x @ wk + bk)[:, h * d : (h + 1) * d]
     return torch.softmax(k @ q, dim=-1)
 ''',
+    # keeps head.state_dict() itself, not a copy: its tensors are the live weights, so the
+    # "best" state it loads back at the end is the last epoch's
+    "early_stopping": '''def train_with_early_stopping(head, X, y, X_val, y_val, epochs=30, lr=1e-2, batch_size=32, seed=0):
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    val_accs, best, best_state = [], -1.0, None
+    for _ in range(epochs):
+        head.train()
+        order = torch.randperm(len(X), generator=gen)
+        for start in range(0, len(X), batch_size):
+            idx = order[start : start + batch_size]
+            loss = nn.functional.cross_entropy(head(X[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        head.eval()
+        with torch.no_grad():
+            acc = (head(X_val).argmax(1) == y_val).float().mean().item()
+        val_accs.append(acc)
+        if acc > best:
+            best = acc
+            best_state = head.state_dict()
+    head.load_state_dict(best_state)
+    return val_accs
+''',
+    # well formed, wrong: expects the pretrained ViT to win everywhere
+    "transfer_reading": 'transfer_answers = {"best_at_50_labels": "DINOv2 probe", "dinov2_last_at": []}\n',
 }
