@@ -27,6 +27,13 @@ from tqdm.auto import tqdm
 
 from course_lib import assets
 from course_lib.errors import InputError
+from course_lib.models import (
+    imagenet_preprocess,
+    load_efficientnet_lite0,
+    load_minilm,
+    load_minilm_tokenizer,
+    mean_pool,
+)
 from course_lib.training import softmax_with_temperature
 
 PAIRS_ASSET = "lesson08-clip-pairs"
@@ -111,7 +118,7 @@ def concepts_in(caption: str, concepts: dict[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
-class Split:
+class PairSplit:
     """Indices into :func:`load_pairs`: training pairs, held-out-concept images, retrieval test pairs."""
 
     train: np.ndarray
@@ -122,7 +129,7 @@ class Split:
 
 
 def make_split(captions: Sequence[str], concepts: dict[str, tuple[str, ...]] | None = None,
-               n_retrieval: int = N_RETRIEVAL_TEST, seed: int = SPLIT_SEED) -> Split:
+               n_retrieval: int = N_RETRIEVAL_TEST, seed: int = SPLIT_SEED) -> PairSplit:
     """Hold out whole concepts, then a random set of caption-unique pairs for retrieval.
 
     Any pair whose caption mentions a held-out concept is removed from training; those that
@@ -142,7 +149,7 @@ def make_split(captions: Sequence[str], concepts: dict[str, tuple[str, ...]] | N
     rng = np.random.default_rng(seed)
     retrieval = np.sort(rng.choice(unique, size=min(n_retrieval, len(unique)), replace=False))
     train = np.setdiff1d(np.asarray(free), retrieval)
-    return Split(train, np.asarray(test_idx), np.asarray(labels), names, retrieval)
+    return PairSplit(train, np.asarray(test_idx), np.asarray(labels), names, retrieval)
 
 
 # ---------------------------------------------------------------- frozen towers
@@ -150,15 +157,11 @@ def make_split(captions: Sequence[str], concepts: dict[str, tuple[str, ...]] | N
 
 @lru_cache(maxsize=1)
 def _image_tower() -> nn.Module:
-    from course_lib.models import load_efficientnet_lite0
-
     return load_efficientnet_lite0(pretrained=True).eval()
 
 
 @lru_cache(maxsize=1)
 def _text_tower():
-    from course_lib.models import load_minilm, load_minilm_tokenizer
-
     return load_minilm_tokenizer(), load_minilm(pretrained=True).eval()
 
 
@@ -168,7 +171,6 @@ def image_features(images: np.ndarray, batch_size: int = 128, progress: bool = T
 
     Images are resized to ``size`` and mapped to [-1, 1]; grey images (N x H x W) get 3 channels.
     """
-    from course_lib.models import imagenet_preprocess
 
     images = np.asarray(images)
     if images.ndim == 3:
@@ -182,12 +184,6 @@ def image_features(images: np.ndarray, batch_size: int = 128, progress: bool = T
         x = imagenet_preprocess(images[s : s + batch_size].copy(), size=size, resize=None)  # copy: writable
         out.append(model._avg_pooling(model.extract_features(x)).flatten(1))
     return torch.cat(out) if out else torch.zeros(0, 1280)
-
-
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Average of token vectors where ``mask`` is 1 (padding ignored)."""
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp_min(1e-9)
 
 
 @torch.no_grad()
@@ -289,11 +285,6 @@ def train_heads(image_feats: torch.Tensor, text_feats: torch.Tensor, epochs: int
             on_epoch_end(epoch, losses[-1], heads)
             heads.train()
     return heads.eval(), losses
-
-
-def heads_files() -> dict[str, str]:
-    """Paths of the committed checkpoint, config and log (relative to data/)."""
-    return {"weights": "lesson08/clip_heads.pt", "config": "lesson08/clip_heads_config.json", "log": "lesson08/clip_heads_log.json"}
 
 
 def load_heads() -> tuple[ClipHeads, dict, dict]:

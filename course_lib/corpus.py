@@ -238,14 +238,6 @@ def _read_brown() -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
     return tuple(rows)
 
 
-def brown_split_of(fileid: str) -> str:
-    """Which corpus split (train / valid / test) a Brown file's text went into."""
-    for split in SPLITS:
-        if any(d.doc_id == fileid for d in load_documents(split, ["brown"])):
-            return split
-    raise InputError(f"{fileid!r} is not a Brown file id (they look like 'ca01').")
-
-
 def load_brown_tagged(split: str | None = None, genres: Sequence[str] | None = None) -> list[list[tuple[str, str]]]:
     """Brown sentences as ``[(word, tag), ...]`` with the original words (case kept) and Brown tags.
 

@@ -29,7 +29,7 @@ next-token LSTM language model: fine-tune it with ``forward_lm`` and a shifted c
 
 Layer features, probes and the scalar mix (ELMo_k = gamma * sum_l softmax(s)_l h_{k,l}):
 :class:`ScalarMix`, :func:`scalar_mix`, :func:`bilm_token_features`,
-:func:`minilm_token_features`, :func:`mean_pool`, :func:`probe_layers`,
+:func:`minilm_token_features`, :func:`sentence_means`, :func:`probe_layers`,
 :func:`probe_layer_correct`, :func:`bootstrap_layer_accuracy`,
 :func:`fit_scalar_mix_probe`, :func:`mix_probe_accuracy`, :func:`mix_widget`, :func:`widget_demo`.
 
@@ -336,7 +336,7 @@ def bilm_token_features(
     return torch.cat(out, 1).float()
 
 
-def mean_pool(token_layers: torch.Tensor, sentence_lengths: Sequence[int]) -> torch.Tensor:
+def sentence_means(token_layers: torch.Tensor, sentence_lengths: Sequence[int]) -> torch.Tensor:
     """(L, N_tokens, D) token vectors of consecutive sentences -> (L, N_sentences, D) means."""
     pieces = torch.split(token_layers, list(sentence_lengths), dim=1)
     return torch.stack([p.mean(1) if p.shape[1] else torch.zeros_like(p[:, 0]) for p in pieces], 1)

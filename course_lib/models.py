@@ -166,6 +166,16 @@ def load_minilm(num_labels: int | None = None, pretrained: bool = True, seed: in
 
 
 @lru_cache(maxsize=1)
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The course's one mean pooling: the average of the hidden states over real tokens,
+    ``[B, T, H] x [B, T] -> [B, H]`` (how all-MiniLM-L6-v2 makes its sentence vectors).
+
+    Padding positions (mask 0) are ignored; a row with no real token gives zeros.
+    """
+    m = mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
 def load_glove():
     """GloVe 6B 50d as gensim ``KeyedVectors`` (400,000 words)."""
     import pyarrow.parquet as pq

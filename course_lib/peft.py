@@ -33,6 +33,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from course_lib.errors import InputError
+from course_lib.models import mean_pool
+from course_lib.training import count_parameters, evaluate, fit, fit_linear_probe
 
 METHODS = ["full fine-tuning", "linear probe", "LoRA", "adapter", "prompt tuning"]
 #: Every model :func:`build_method` makes: the table's methods, the from-scratch baseline, and
@@ -231,12 +233,6 @@ def _bert_layers(encoder: nn.Module) -> list[nn.Module]:
 
 
 # ---------------------------------------------------------------- classifiers
-
-
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average of the token vectors where ``attention_mask`` is 1 (padding ignored)."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
 
 
 class MeanPoolClassifier(nn.Module):
@@ -447,7 +443,7 @@ def freeze_all_but(model: nn.Module, keep: Iterable[str]) -> int:
     keep = list(keep)
     for name, p in model.named_parameters():
         p.requires_grad_(any(k in name for k in keep))
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return count_parameters(model)
 
 
 def build_method(
@@ -501,8 +497,7 @@ def build_method(
 
 def parameter_report(model: nn.Module) -> dict[str, int | float]:
     """Trainable and total parameters of ``model`` and the trainable percentage."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total, trainable = count_parameters(model, trainable_only=False), count_parameters(model)
     return {"trainable": trainable, "total": total, "percent": 100.0 * trainable / total if total else 0.0}
 
 
@@ -735,7 +730,6 @@ def run_method(
     method's default from :data:`DEFAULT_LR` if None) for ``epochs`` epochs.
     """
     from course_lib.seed import seed_everything
-    from course_lib.training import evaluate, fit, fit_linear_probe
 
     seed_everything(seed)
     if model is None:

@@ -7,30 +7,6 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib.training import History
-
-
-def plot_history(history: History | Mapping[str, History], title: str = "", ax=None):
-    """Training loss and validation accuracy per epoch for one run or several (a dict)."""
-    runs = history if isinstance(history, Mapping) else {"run": history}
-    if ax is None:
-        fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
-    for name, h in runs.items():
-        epochs = np.arange(1, len(h.train_loss) + 1)
-        ax[0].plot(epochs, h.train_loss, marker="o", label=name)
-        if h.val_acc:
-            ax[1].plot(epochs, np.array(h.val_acc) * 100, marker="o", label=name)
-    ax[0].set(xlabel="epoch", ylabel="training loss", title="loss")
-    ax[1].set(xlabel="epoch", ylabel="validation accuracy (%)", title="accuracy")
-    for a in ax:
-        a.grid(alpha=0.3)
-    if len(runs) > 1:
-        ax[1].legend(fontsize=8)
-    if title:
-        ax[0].figure.suptitle(title)
-    ax[0].figure.tight_layout()
-    return ax
-
 
 def plot_curves(
     x: Sequence[float],

@@ -157,7 +157,7 @@ def concat_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         raise InputError(f"hidden must be (B, T, D) and mask (B, T); got {tuple(hidden.shape)} and {tuple(mask.shape)}")
     m = mask.to(hidden.dtype).unsqueeze(-1)
     lengths = mask.long().sum(1).clamp_min(1)
-    last = hidden[torch.arange(hidden.shape[0]), lengths - 1]
+    last = hidden[torch.arange(hidden.shape[0], device=hidden.device), lengths - 1]
     maxed = hidden.masked_fill(m == 0, float("-inf")).amax(1)
     mean = (hidden * m).sum(1) / m.sum(1).clamp_min(1)
     return torch.cat([last, maxed, mean], dim=-1)

@@ -55,14 +55,6 @@ def _read_polarity(which: str) -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(texts), np.asarray(labels, dtype=np.int64)
 
 
-def load_polarity(which: str = "sentences") -> TextSplit:
-    """All Pang & Lee sentences (``"sentences"``, 4,000) or full reviews (``"reviews"``, 1,500)."""
-    if which not in _MEMBERS:
-        raise InputError(f"which must be one of {sorted(_MEMBERS)}, got {which!r}")
-    texts, labels = _read_polarity(which)
-    return TextSplit(list(texts), labels.copy())
-
-
 @lru_cache(maxsize=1)
 def _polarity_split() -> tuple[np.ndarray, dict[int, np.ndarray]]:
     _, labels = _read_polarity("sentences")

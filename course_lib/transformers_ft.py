@@ -22,7 +22,9 @@ from tqdm.auto import tqdm
 
 from course_lib import assets
 from course_lib.errors import InputError
+from course_lib.models import mean_pool
 from course_lib.textdata import TextSplit
+from course_lib.training import count_parameters
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPT = "Review: {text}\nSentiment:"
@@ -32,30 +34,15 @@ PROBE_MINILM = {"weight_decay": 0.1, "standardize": False}
 PROBE_SMOLLM2 = {"weight_decay": 1e-3, "standardize": True}
 CACHE_DIR = Path(os.environ.get("COURSE_CACHE", Path.home() / ".cache" / "course_lib")) / "lesson05"
 
-RESULTS_FILE = Path(__file__).resolve().parent.parent / "data" / "lesson05" / "results.json"
-
-
 def committed_results() -> dict:
-    """The larger runs of ``scripts/lesson05_runs.py`` (config, seed, accuracies, log); {} if not made yet."""
+    """The larger runs of ``scripts/lesson05_runs.py`` (config, seed, accuracies, log), read
+    checksum-verified through the asset registry (entry ``lesson05-results``)."""
     import json
 
-    from course_lib import assets
-
-    if not RESULTS_FILE.is_file():
-        return {}
-    return json.loads(assets.path("lesson05-results").read_text())  # checksum-verified
+    return json.loads(assets.path("lesson05-results").read_text())
 
 
 # ---------------------------------------------------------------- pooling
-
-
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Average of the hidden states over real tokens: [B, T, H] x [B, T] -> [B, H].
-
-    Padding positions (mask 0) are ignored; a row with no real token gives zeros.
-    """
-    m = mask.to(hidden.dtype).unsqueeze(-1)
-    return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
 def cls_pool(hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -114,20 +101,37 @@ def _digest(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _cached(name: str, key: str, compute, use_cache: bool = True):
-    """Load ``name-key.pt`` from :data:`CACHE_DIR` or compute and save it (derived features only)."""
+    """Load ``name-key.pt`` from :data:`CACHE_DIR` or compute and save it (derived features only).
+
+    Every cache file is written with its sha256 beside it (``.pt.sha256``) and read only when
+    the checksum matches: a truncated, corrupt or altered file is recomputed, never used.
+    """
     path = CACHE_DIR / f"{name}-{key}.pt"
+    digest = path.with_suffix(".pt.sha256")
     if use_cache and path.is_file():
         try:
+            if digest.read_text().strip() != _file_sha256(path):
+                raise ValueError("checksum mismatch")
             return torch.load(path, weights_only=True)
-        except Exception:  # a corrupt cache file is recomputed
+        except Exception:  # a missing checksum, a mismatch or an unreadable file: recompute
             path.unlink(missing_ok=True)
+            digest.unlink(missing_ok=True)
     value = compute()
     if use_cache:
         try:
             CACHE_DIR.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             torch.save(value, tmp)
+            digest.write_text(_file_sha256(tmp) + "\n")
             tmp.replace(path)
         except OSError:
             pass
@@ -167,7 +171,7 @@ def freeze_minilm(model: nn.Module, n_frozen: int) -> int:
         for layer in layers[:n_frozen]:
             for p in layer.parameters():
                 p.requires_grad = False
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return count_parameters(model)
 
 
 @lru_cache(maxsize=1)
@@ -202,8 +206,9 @@ def text_loader(split: TextSplit, tokenizer, batch_size: int = 16, max_length: i
     return batches
 
 
-class _EpochLoader:
-    """Re-shuffles every epoch (a plain list would repeat the same batches)."""
+class EpochLoader:
+    """Tokenised, shuffled text batches (as :func:`text_loader`) drawn afresh every epoch (a plain
+    list would repeat the same batches), with a length for :func:`course_lib.training.fit`'s bar."""
 
     def __init__(self, split, tokenizer, batch_size, max_length, seed):
         self.args = (split, tokenizer, batch_size, max_length)
@@ -315,7 +320,7 @@ def finetune_minilm(
     model = MeanPoolClassifier(pretrained=pretrained, seed=seed)
     trainable = freeze_minilm(model, n_frozen)
     tok = _minilm_tokenizer()
-    loader = _EpochLoader(train, tok, batch_size, max_length, seed)
+    loader = EpochLoader(train, tok, batch_size, max_length, seed)
     encoder_params = [p for p in model.bert.parameters() if p.requires_grad]
     groups = [{"params": list(model.head.parameters()), "lr": head_lr}]
     if encoder_params:
@@ -602,11 +607,6 @@ def predict_last_block(clf: LastBlockClassifier, feats: DecoderFeatures, batch_s
     return torch.cat(preds)
 
 
-def count_trainable(module: nn.Module) -> int:
-    """Trainable parameters of a module."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 # ---------------------------------------------------------------- widgets
 
 
@@ -641,50 +641,52 @@ def finetune_widget(train: TextSplit | None = None, test: TextSplit | None = Non
     fine-tunes MiniLM on ``train`` with a progress bar and reports the test accuracy.
 
     Without data the button is disabled (the count still updates): e.g. for a quick demo.
+    ``panel.result`` is the freezing line shown; ``panel.train`` the Train button.
     """
     import ipywidgets as W
+    from IPython.display import HTML, display
 
-    lr = W.FloatLogSlider(value=5e-5, base=10, min=-6, max=-2, step=0.25, description="learning rate", continuous_update=False, style={"description_width": "initial"})
-    frozen = W.IntSlider(value=0, min=0, max=6, description="frozen blocks", continuous_update=False, style={"description_width": "initial"})
-    info = W.HTML()
-    button = W.Button(description="Train", button_style="primary", disabled=train is None or test is None)
-    out = W.Output()
+    from course_lib.widgets import ActionButton, live_panel, log_slider
 
-    def refresh(_=None):
-        info.value = f"<code>{describe_freezing(frozen.value, lr.value)}</code>"
+    controls = {"lr": log_slider("learning rate", 5e-5, 1e-6, 1e-2, step=0.25),
+                "n_frozen": W.IntSlider(value=0, min=0, max=6, description="frozen blocks", continuous_update=False,
+                                        style={"description_width": "initial"})}
 
-    def run(_):
-        button.disabled = True
-        with out:
-            out.clear_output()
-            res = finetune_minilm(train, test, lr=lr.value, n_frozen=frozen.value, epochs=epochs, progress=True)
-            print(f"test accuracy {res.accuracy:.1%} in {res.seconds:.1f} s ({res.trainable:,} trainable parameters)")
-        button.disabled = False
+    def describe(lr: float, n_frozen: int) -> str:
+        line = describe_freezing(n_frozen, lr)
+        display(HTML(f"<code>{line}</code>"))
+        return line
 
-    lr.observe(refresh, "value")
-    frozen.observe(refresh, "value")
-    button.on_click(run)
-    refresh()
-    return W.VBox([W.HBox([lr, frozen]), info, button, out])
+    def run(progress) -> str:
+        res = finetune_minilm(train, test, lr=controls["lr"].value, n_frozen=controls["n_frozen"].value, epochs=epochs,
+                              progress=True)
+        button.result = res
+        return f"test accuracy {res.accuracy:.1%} in {res.seconds:.1f} s ({res.trainable:,} trainable parameters)"
+
+    button = ActionButton(run, disabled=train is None or test is None)
+    panel = live_panel(controls, describe, train=button)
+    panel.children = [*panel.children, button]
+    return panel
 
 
 def prompt_widget(model, tok):
-    """A prompt box for SmolLM2 with max new tokens and temperature (0 = greedy)."""
+    """A prompt box for SmolLM2 with max new tokens and temperature (0 = greedy), and a
+    Generate button (``panel.generate``); the text appears below it."""
     import ipywidgets as W
+
+    from course_lib.widgets import ActionButton, Panel
 
     text = W.Textarea(value="Write one sentence about transfer learning.", layout=W.Layout(width="90%"))
     max_tokens = W.IntSlider(value=40, min=5, max=120, step=5, description="max tokens", continuous_update=False)
     temperature = W.FloatSlider(value=0.0, min=0.0, max=1.5, step=0.1, description="temperature", continuous_update=False)
-    button = W.Button(description="Generate", button_style="primary")
-    out = W.Output()
 
-    def run(_):
-        with out:
-            out.clear_output()
-            print(generate(model, tok, text.value, max_new_tokens=max_tokens.value, temperature=temperature.value))
+    def run(progress) -> str:
+        print(generate(model, tok, text.value, max_new_tokens=max_tokens.value, temperature=temperature.value))
+        return f"generated at most {max_tokens.value} tokens at temperature {temperature.value:g}"
 
-    button.on_click(run)
-    return W.VBox([text, W.HBox([max_tokens, temperature]), button, out])
+    button = ActionButton(run, description="Generate", icon="pencil")
+    return Panel([text, W.HBox([max_tokens, temperature]), button],
+                 {"prompt": text, "max_tokens": max_tokens, "temperature": temperature}, button.out, generate=button)
 
 
 def widget_demo():
@@ -693,3 +695,103 @@ def widget_demo():
     Loads only MiniLM (about a second), not SmolLM2; the Train button is disabled here.
     """
     return finetune_widget(None, None)
+
+
+# ---------------------------------------------------------------- in-context learning on a word task
+
+# Written for this course: a word and its accepted opposites (the first is the usual one).
+ANTONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("hot", ("cold",)), ("big", ("small", "little")), ("up", ("down",)), ("fast", ("slow",)),
+    ("happy", ("sad", "unhappy")), ("light", ("dark", "heavy")), ("rich", ("poor",)), ("hard", ("soft", "easy")),
+    ("early", ("late",)), ("open", ("closed", "close", "shut")), ("wet", ("dry",)), ("long", ("short",)),
+    ("high", ("low",)), ("full", ("empty",)), ("strong", ("weak",)), ("clean", ("dirty",)), ("good", ("bad", "evil")),
+    ("true", ("false",)), ("left", ("right",)), ("love", ("hate",)), ("win", ("lose",)), ("push", ("pull",)),
+    ("buy", ("sell",)), ("day", ("night",)), ("black", ("white",)), ("thick", ("thin",)), ("heavy", ("light",)),
+    ("loud", ("quiet", "soft")), ("first", ("last",)), ("inside", ("outside",)), ("friend", ("enemy", "foe")),
+    ("begin", ("end", "finish")), ("give", ("take", "receive")), ("alive", ("dead",)), ("young", ("old",)),
+    ("safe", ("dangerous", "unsafe")), ("cheap", ("expensive", "dear")), ("top", ("bottom",)), ("north", ("south",)),
+    ("east", ("west",)), ("before", ("after",)), ("above", ("below", "beneath")), ("always", ("never",)),
+    ("accept", ("reject", "refuse", "decline")), ("increase", ("decrease", "reduce")), ("remember", ("forget",)),
+    ("success", ("failure",)), ("sweet", ("sour", "bitter")), ("question", ("answer",)), ("near", ("far",)),
+    ("wide", ("narrow",)), ("deep", ("shallow",)), ("arrive", ("leave", "depart")), ("laugh", ("cry",)),
+    ("war", ("peace",)), ("sharp", ("dull", "blunt")), ("asleep", ("awake",)), ("male", ("female",)),
+    ("enter", ("exit", "leave")), ("future", ("past",)),
+)
+ANTONYM_HEADER = "Write the opposite of each word.\n\n"
+
+
+def pair_prompt(word: str) -> str:
+    """One line of the word task, waiting for its answer: ``"hot ->"``."""
+    return f"{word} ->"
+
+
+def pairs_prefix(shots, header: str = ANTONYM_HEADER) -> str:
+    """The task's header, then the worked examples ``(word, answers)``, one per line (first answer shown)."""
+    return header + "".join(f"{pair_prompt(w)} {answers[0]}\n" for w, answers in shots)
+
+
+@dataclass
+class GreedyCheck:
+    """Whether greedy decoding continues each prompt with one of its answers (``correct``), and its
+    first greedy token (``first``)."""
+
+    correct: np.ndarray
+    first: list[str]
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct.mean())
+
+
+@torch.no_grad()
+def greedy_continues(model, tok, prompts: list[str], answers: list[tuple[str, ...]], prefix: str = "",
+                     batch_size: int = 64) -> GreedyCheck:
+    """For each prompt, does greedy decoding after ``prefix + prompt`` produce one of its answers
+    (each with a leading space) as its next tokens?
+
+    One forward pass per (prompt, answer) with the answer appended (teacher forcing): greedy decoding
+    produces the answer exactly when the arg-max at every answer position is the answer's next token.
+    The prefix (header and examples) is encoded once and its key/value cache reused. Inputs go to
+    the model's device.
+    """
+    from course_lib.device import model_device
+
+    if len(prompts) != len(answers) or not prompts:
+        raise InputError("give one tuple of answers per prompt (and at least one prompt)")
+    dev = model_device(model)
+    rows, spans, owner = [], [], []
+    for i, (p, alts) in enumerate(zip(prompts, answers, strict=True)):
+        p_ids = tok(p, add_special_tokens=False)["input_ids"]
+        for a in alts:
+            a_ids = tok(" " + a, add_special_tokens=False)["input_ids"]
+            rows.append(p_ids + a_ids)
+            spans.append((len(p_ids), len(a_ids)))
+            owner.append(i)
+    prefix_cache, p_len = None, 0
+    if prefix:
+        p_ids = tok(prefix, return_tensors="pt", add_special_tokens=False)["input_ids"].to(dev)
+        p_len = p_ids.shape[1]
+        prefix_cache = model.model(input_ids=p_ids, use_cache=True).past_key_values
+    ok = np.zeros(len(rows), dtype=bool)
+    first = [""] * len(rows)
+    for s in range(0, len(rows), batch_size):
+        idx = list(range(s, min(s + batch_size, len(rows))))
+        b = tok.pad({"input_ids": [rows[j] for j in idx]}, return_tensors="pt")
+        ids, mask = b["input_ids"].to(dev), b["attention_mask"].to(dev)
+        kwargs = {}
+        if prefix_cache is not None:
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(len(idx))
+            kwargs = dict(past_key_values=cache, use_cache=True)
+            mask = torch.cat([torch.ones(len(idx), p_len, dtype=mask.dtype, device=dev), mask], 1)
+        pred = model(input_ids=ids, attention_mask=mask, **kwargs).logits.argmax(-1).cpu()
+        for k, j in enumerate(idx):
+            lp, la = spans[j]
+            ok[j] = bool((pred[k, lp - 1 : lp - 1 + la] == torch.as_tensor(rows[j][lp : lp + la])).all())
+            first[j] = tok.decode([int(pred[k, lp - 1])])
+    correct = np.zeros(len(prompts), dtype=bool)
+    firsts = [""] * len(prompts)
+    for j, i in enumerate(owner):
+        correct[i] |= ok[j]
+        firsts[i] = firsts[i] or first[j]
+    return GreedyCheck(correct, firsts)

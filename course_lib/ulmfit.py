@@ -376,6 +376,7 @@ def train_lm_classifier(
     seed_everything(seed)
     n_classes = int(max(labels.max(), test_labels.max())) + 1
     model = LMClassifier(lm, n_classes)
+    model.head.to(lm.device)
     groups = model.layer_groups()
     ids, _ = lm.encode_batch([d[:max_tokens] for d in docs])
     y = torch.as_tensor(labels)
@@ -397,8 +398,8 @@ def train_lm_classifier(
             if unfreezer is not None:
                 unfreezer.step()
             batch = ids[idx]
-            batch = batch[:, : int((batch != lm.pad_id).sum(1).max())]
-            loss = nn.functional.cross_entropy(model(batch), y[idx])
+            batch = batch[:, : int((batch != lm.pad_id).sum(1).max())].to(lm.device)
+            loss = nn.functional.cross_entropy(model(batch), y[idx].to(lm.device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -411,7 +412,7 @@ def train_lm_classifier(
     model.eval()
     test_ids, _ = lm.encode_batch([d[:max_tokens] for d in test_docs])
     with torch.no_grad():
-        pred = torch.cat([model(b).argmax(-1) for b in test_ids.split(100)])
+        pred = torch.cat([model(b.to(lm.device)).argmax(-1).cpu() for b in test_ids.split(100)])
     return float((pred.numpy() == test_labels).mean())
 
 
@@ -430,38 +431,41 @@ def bow_baseline(docs: list[list[str]], labels: np.ndarray, test_docs: list[list
 
 
 def ablation_trainer(rows: list[dict], n_train: int = 160, epochs: int = 1, n_test: int = 300):
-    """Toggles for the three techniques, a peak-rate menu and a Train button: each click
-    fine-tunes MiniLM on a short budget (about 20-30 s on 2 cores, with a progress bar) and
-    appends a row to ``rows`` and to the table shown."""
+    """Toggles for the three techniques, a peak-rate menu and a Train button: each press
+    fine-tunes MiniLM on a short budget (with a progress bar) and appends a row to ``rows``
+    and to the table shown (``panel.train`` is the button, ``panel.train.result`` the run)."""
     import ipywidgets as w
     import pandas as pd
     from IPython.display import display
 
-    disc = w.ToggleButton(value=True, description="discriminative")
-    tri = w.ToggleButton(value=True, description="STLR")
-    unf = w.ToggleButton(value=True, description="gradual unfreezing")
-    lr = w.Dropdown(options=[("1e-4", 1e-4), ("3e-4", 3e-4), ("1e-3", 1e-3), ("3e-3", 3e-3)], value=1e-3, description="peak rate")
-    button = w.Button(description="Train", button_style="primary")
-    out = w.Output()
+    from course_lib.widgets import ActionButton, Panel
+
+    controls = {"discriminative": w.ToggleButton(value=True, description="discriminative"),
+                "stlr": w.ToggleButton(value=True, description="STLR"),
+                "unfreezing": w.ToggleButton(value=True, description="gradual unfreezing"),
+                "lr": w.Dropdown(options=[("1e-4", 1e-4), ("3e-4", 3e-4), ("1e-3", 1e-3), ("3e-3", 3e-3)], value=1e-3,
+                                 description="peak rate")}
+    table = w.Output()
 
     def show():
-        if rows:
-            display(pd.DataFrame(rows))
+        table.clear_output(wait=True)
+        with table:
+            if rows:
+                display(pd.DataFrame(rows))
 
-    def click(_):
-        with out:
-            out.clear_output(wait=True)
-            recipe = Recipe(disc.value, tri.value, unf.value)
-            r = finetune_minilm(recipe, lr.value, n_train=n_train, epochs=epochs, n_test=n_test, progress=True)
-            rows.append({"recipe": r.recipe, "peak rate": r.lr, "accuracy": round(r.accuracy, 3), "lower-layer drift": round(r.drift_lower, 4),
-                         "budget": f"n={n_train}, {epochs} epoch(s), test {n_test}"})
-            out.clear_output(wait=True)
-            show()
-
-    button.on_click(click)
-    with out:
+    def run(progress) -> str:
+        recipe = Recipe(controls["discriminative"].value, controls["stlr"].value, controls["unfreezing"].value)
+        r = finetune_minilm(recipe, controls["lr"].value, n_train=n_train, epochs=epochs, n_test=n_test, progress=True)
+        button.result = r
+        rows.append({"recipe": r.recipe, "peak rate": r.lr, "accuracy": round(r.accuracy, 3),
+                     "lower-layer drift": round(r.drift_lower, 4), "budget": f"n={n_train}, {epochs} epoch(s), test {n_test}"})
         show()
-    return w.VBox([w.HBox([disc, tri, unf]), w.HBox([lr, button]), out])
+        return f"{r.recipe} at peak rate {r.lr:.0e}: test accuracy {r.accuracy:.1%}"
+
+    button = ActionButton(run)
+    show()
+    toggles = [controls[k] for k in ("discriminative", "stlr", "unfreezing")]
+    return Panel([w.HBox(toggles), w.HBox([controls["lr"]]), button, table], controls, table, train=button)
 
 
 def scratch_like(lm, seed: int = 0):
@@ -472,13 +476,56 @@ def scratch_like(lm, seed: int = 0):
     return BiLM(lm.config, lm.vocab).eval()
 
 
-def course_lm_available() -> bool:
-    """True when lesson 03's biLM checkpoint (asset ``"bilm"``) is present and verified."""
-    from course_lib import assets
-    from course_lib.errors import CourseError
+# ================================================================ where ULMFiT wins, and forgetting
+#
+# ``scripts/ulmfit_regimes.py`` runs both on the course LM and commits data/ulmfit/regimes.json.
 
-    try:
-        assets.path("bilm")
-    except (CourseError, KeyError, FileNotFoundError):
-        return False
-    return True
+
+def bbc_labelled_sample(k_per_class: int, seed: int = 0, split_seed: int = BBC_SEED) -> np.ndarray:
+    """``k_per_class`` labelled articles per topic, drawn with ``seed`` from the articles outside the
+    fixed test set of :func:`bbc_split` (so every seed and every k is scored on the same 300)."""
+    if k_per_class < 1:
+        raise InputError(f"k_per_class must be at least 1, got {k_per_class}")
+    _, labels = load_bbc()
+    pool = bbc_split(0, split_seed)["unlabelled"]
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(pool[labels[pool] == c], size=k_per_class, replace=False) for c in range(len(BBC_CLASSES))]
+    return np.sort(np.concatenate(picked))
+
+
+def forgetting_run(
+    lm,
+    general_eval: list[list[str]],
+    docs: list[list[str]],
+    labels: np.ndarray,
+    test_docs: list[list[str]],
+    test_labels: np.ndarray,
+    ulmfit_recipe: bool,
+    lr: float,
+    **kwargs,
+) -> dict[str, float]:
+    """Catastrophic forgetting, measured: the LM's perplexity on general text before and after
+    :func:`train_lm_classifier` fine-tunes its encoder (in place) as a classifier.
+
+    The classifier shares the LM's embedding and forward LSTMs; the LM's softmax (tied to the
+    embedding) stays attached, so the LM can still be scored after the classifier has trained.
+    Returns ``accuracy`` (target task), ``ppl_before``, ``ppl_after`` and ``ratio`` (after/before).
+    """
+    before = lm.perplexity(general_eval, "forward")
+    acc = train_lm_classifier(lm, docs, labels, test_docs, test_labels, ulmfit_recipe=ulmfit_recipe, lr=lr, **kwargs)
+    after = lm.perplexity(general_eval, "forward")
+    return {"accuracy": acc, "ppl_before": before, "ppl_after": after, "ratio": after / before}
+
+
+def mean_by(rows: list[dict], keys: tuple[str, ...], value: str = "accuracy") -> dict[tuple, float]:
+    """Mean of ``value`` over the rows sharing the same ``keys`` (e.g. over seeds), in first-seen order."""
+    out: dict[tuple, list[float]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[k] for k in keys), []).append(float(r[value]))
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+def geo_mean_by(rows: list[dict], keys: tuple[str, ...], value: str) -> dict[tuple, float]:
+    """Geometric mean of ``value`` over rows sharing ``keys`` (for perplexity ratios, which span decades)."""
+    logs = mean_by([{**r, value: float(np.log(r[value]))} for r in rows], keys, value)
+    return {k: float(np.exp(v)) for k, v in logs.items()}

@@ -342,7 +342,7 @@ class AugmentedLoader:
             yield self._augment(self.x[idx]), self.y[idx]
 
 
-def batches(x: torch.Tensor, y, batch_size: int = 250) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def tensor_batches(x: torch.Tensor, y, batch_size: int = 250) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """An evaluation 'loader': a list of (x, y) chunks, in order."""
     y = torch.as_tensor(y)
     return [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)]
@@ -442,7 +442,7 @@ def finetune_efficientnet(
     )  # fmt: skip
     if reestimate_bn:
         reestimate_batchnorm(model, x)
-    _, acc = evaluate(model, batches(test_x, test_y), model_device(model))
+    _, acc = evaluate(model, tensor_batches(test_x, test_y), model_device(model))
     hist.val_acc.append(acc)
     cfg = dict(
         pretrained=pretrained, blocks=list(blocks), head_lr=head_lr, backbone_lr=backbone_lr, decay=decay,
@@ -707,7 +707,7 @@ def train_small_cnn(
     t0 = time.perf_counter()
     hist = fit(model, loader, None, epochs=n_epochs, optimizer=opt, scheduler=sched, device=device,
                progress=progress, desc="small CNN")  # fmt: skip
-    _, acc = evaluate(model, batches(test_x, test_y, 500), model_device(model))
+    _, acc = evaluate(model, tensor_batches(test_x, test_y, 500), model_device(model))
     hist.val_acc.append(acc)
     cfg = dict(epochs=n_epochs, batch_size=batch_size, lr=lr, seed=seed, n_train=len(x))
     return model, RunResult(
@@ -801,7 +801,7 @@ def train_panel(
                 curve.clear_output(wait=True)
                 fig, ax = plt.subplots(figsize=(5, 2.8))
                 ax.plot(range(1, len(losses) + 1), losses, marker="o")
-                ax.set(xlabel="epoch", ylabel="training loss", title="live training curve")
+                ax.set(xlabel="epoch", ylabel="training loss", title="live training curve", xticks=range(1, epochs + 1))
                 ax.grid(alpha=0.3)
                 plt.show()
 

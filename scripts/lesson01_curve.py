@@ -140,7 +140,7 @@ def run_one(method: str, k: int, seed: int, cfg: dict, test, cache: dict, device
     if method == "random_init":
         if (method, k, seed) in cache:  # trained by the learning-rate sweep, at the chosen rate
             model = cache.pop((method, k, seed))
-            return evaluate(model, vision.batches(tx, test.labels), vision.model_device(model))[1]
+            return evaluate(model, vision.tensor_batches(tx, test.labels), vision.model_device(model))[1]
         _, res = vision.train_from_scratch(
             train, tx, test.labels, lr=cfg["random_init"]["lr"], size=size, seed=seed, device=device,
             progress=False, **_budget(cfg),

@@ -52,7 +52,7 @@ def features(pairs: clip.Pairs, cache: Path) -> tuple[torch.Tensor, torch.Tensor
 
 
 @torch.no_grad()
-def evaluate(heads: clip.ClipHeads, img: torch.Tensor, txt: torch.Tensor, split: clip.Split) -> dict:
+def evaluate(heads: clip.ClipHeads, img: torch.Tensor, txt: torch.Tensor, split: clip.PairSplit) -> dict:
     r = split.retrieval_test
     sim = heads.encode_image(img[r]) @ heads.encode_text(txt[r]).T
     out = {

@@ -207,8 +207,9 @@ def test_every_widget_responds_in_jupyterlab(lab):
 def _open(p, url: str, token: str, name: str):
     browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/tree/{name}?token={token}", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    # a workspace of its own, reset: no tab restored from an earlier run
+    page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={token}", timeout=120_000)
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=120_000)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
     _wait_kernel_idle(page)
     news = page.get_by_role("button", name="No", exact=True)

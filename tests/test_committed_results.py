@@ -82,6 +82,16 @@ def _ulmfit() -> Runs:
     return {m: (1 / 2, accs) for m, accs in out.items()}
 
 
+def _ulmfit_regimes() -> Runs:
+    d = _load("ulmfit/regimes.json")
+    out: dict[str, list[float]] = defaultdict(list)
+    for row in d["regimes"]:
+        out[row["method"]].append(row["accuracy"])
+    for row in d["forgetting"]:  # one method per recipe, over its rates and seeds (as _ulmfit does)
+        out[f"forgetting: {row['recipe']}"].append(row["accuracy"])
+    return {m: (1 / 5, accs) for m, accs in out.items()}
+
+
 def _lesson08() -> Runs:
     log = _load("lesson08/clip_heads_log.json")
     cfg = _load("lesson08/clip_heads_config.json")
@@ -92,6 +102,14 @@ def _lesson08() -> Runs:
         k = int(key.rsplit("@", 1)[1])
         out[key] = (k / pairs, [e[key] for e in evals if key in e])  # chance of R@k among `pairs` candidates
     return out
+
+
+def _lesson07() -> Runs:
+    d = _load("lesson07/finetune.json")
+    out: dict[str, list[float]] = defaultdict(list)
+    for r in d["runs"]:
+        out[r["method"]].append(r["test_acc"])
+    return {m: (1 / 10, accs) for m, accs in out.items()}  # Animal-MNIST: 10 classes
 
 
 def _prefix_sweep() -> Runs:
@@ -105,7 +123,9 @@ SOURCES: dict[str, Callable[[], Runs]] = {
     "lesson06/table.json": _lesson06,
     "lesson06/prefix_lr_sweep.json": _prefix_sweep,
     "ulmfit/minilm_sweep.json": _ulmfit,
+    "ulmfit/regimes.json": _ulmfit_regimes,
     "lesson08/clip_heads_log.json": _lesson08,
+    "lesson07/finetune.json": _lesson07,
 }
 
 

@@ -162,6 +162,15 @@ def test_glove_and_minilm_load():
     assert out.shape[-1] == 384
 
 
+def test_mean_pool_ignores_padding_and_empty_rows():
+    h = torch.randn(3, 4, 2)
+    m = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0]])
+    out = models.mean_pool(h, m)
+    assert torch.allclose(out[0], h[0, :2].mean(0)) and torch.allclose(out[1], h[1].mean(0))
+    assert torch.equal(out[2], torch.zeros(2)), "a row with no real token gives zeros"
+    assert torch.equal(models.mean_pool(h, m.bool()), out)
+
+
 # ------------------------------------------------------------------ training
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from course_lib import clip, device, peft, training, vit
+from course_lib import clip, device, peft, training, ulmfit, vit
 
 META = torch.device("meta")
 
@@ -116,3 +116,88 @@ def test_vit_helpers_keep_the_input_device():
     assert vit.patchify(x, 14).device == META
     pos = torch.randn(1, 1 + 4 * 4, 8, device=META)
     run_on_meta(vit.interpolate_position_embeddings, pos, 2, 2)
+
+
+def _tiny_bilm():
+    from course_lib.elmo import BiLM, BiLMConfig
+
+    vocab = ["<pad>", "<unk>", "<eos>"] + [f"w{i}" for i in range(7)]
+    return BiLM(BiLMConfig(vocab_size=len(vocab), proj=4, hidden=8, layers=2), vocab)
+
+
+def test_ulmfit_classifier_and_forgetting_follow_the_lm():
+    import numpy as np
+
+    docs, labels = [["w1", "w2", "w3"], ["w4", "w5"]] * 2, np.array([0, 1, 0, 1])
+    run_on_meta(ulmfit.train_lm_classifier, _tiny_bilm().to(META), docs, labels, docs, labels, epochs=1, batch_size=2, progress=False)
+    run_on_meta(ulmfit.train_lm_classifier, _tiny_bilm().to(META), docs, labels, docs, labels, ulmfit_recipe=False, epochs=1,
+                batch_size=2, progress=False)
+    run_on_meta(ulmfit.forgetting_run, _tiny_bilm().to(META), docs, docs, labels, docs, labels, ulmfit_recipe=True, lr=1e-2,
+                epochs=1, batch_size=2, progress=False)
+
+
+def test_vit_last_block_finetuning_follows_the_model():
+    from transformers import Dinov2Model
+
+    with torch.device("meta"):
+        model = Dinov2Model(vit.dinov2_config("eager"))
+    images = (torch.rand(2, 28, 28) * 255).to(torch.uint8).numpy()
+    run_on_meta(vit.block_inputs, model, images, progress=False)  # CPU images, a model elsewhere
+    clf = vit.LastBlocksClassifier(model)
+    assert all(p.device == META for p in clf.parameters())
+    run_on_meta(clf, torch.randn(2, 65, 384, device=META))
+    tokens, labels = torch.randn(4, 65, 384), torch.arange(4) % 2  # CPU batches for a meta model
+    run_on_meta(vit.finetune_last_blocks, model, tokens, labels, epochs=1, batch_size=2, progress=False)
+    run_on_meta(training.evaluate, clf, vit.token_loader(tokens, labels))
+
+
+def test_mlm_helpers_follow_the_model():
+    from course_lib import mlm
+
+    vocab = mlm.SPECIALS + [f"w{i}" for i in range(20)]
+    tok = mlm.WordTokenizer(vocab)
+    with torch.device("meta"):
+        model = mlm.build_mlm(mlm.bert_config(len(vocab), hidden=16, layers=1, heads=2, max_length=16))
+    texts = ["w1 w2 w3 w4 w5 w6 w7 w8 w9 w10"] * 8  # CPU batches for a meta model
+    run_on_meta(mlm.mlm_loss, model, tok, texts)
+    run_on_meta(mlm.masked_predictions, model, tok, "w1 w2 w3", ["w2"])
+    b = mlm.batch_of(tok, texts)
+    x, y = mlm.mask_tokens(b["input_ids"], len(vocab), generator=torch.Generator().manual_seed(0))
+    run_on_meta(mlm.masked_logits, model, x, b["attention_mask"], y)
+    clf = mlm.MLMClassifier(model).to(META)
+    run_on_meta(training.evaluate, clf, [{**b, "labels": torch.zeros(len(texts), dtype=torch.long)}])
+
+
+class _CharTokenizer:
+    """Just enough of a Hugging Face tokenizer for greedy_continues: one id per character."""
+
+    def __call__(self, text, return_tensors=None, add_special_tokens=False):
+        ids = [ord(c) % 50 for c in text]
+        return {"input_ids": torch.tensor([ids]) if return_tensors else ids}
+
+    def pad(self, batch, return_tensors="pt"):
+        seqs = batch["input_ids"]
+        t = max(len(s) for s in seqs)
+        ids = torch.zeros(len(seqs), t, dtype=torch.long)
+        mask = torch.zeros(len(seqs), t, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)], mask[i, : len(s)] = torch.as_tensor(s), 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def decode(self, ids):
+        return "".join(chr(97 + int(i) % 26) for i in ids)
+
+
+def test_greedy_continues_follows_the_decoder():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from course_lib import transformers_ft
+
+    config = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64)
+    with torch.device("meta"):
+        model = LlamaForCausalLM(config)
+    tok = _CharTokenizer()
+    for prefix in ("", "Opposites.\nup -> down\n"):
+        run_on_meta(transformers_ft.greedy_continues, model, tok, ["hot ->", "big ->"], [("cold",), ("small", "little")],
+                    prefix=prefix)

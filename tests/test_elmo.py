@@ -152,7 +152,7 @@ def test_sense_separation_and_nearest_neighbour():
     ctx = rng.normal(size=(6, 4)) * 0.1 + np.repeat([[1, 0, 0, 0], [0, 1, 0, 0]], 3, axis=0)
     assert elmo.sense_separation(ctx, senses) > 0.5
     assert elmo.nearest_sense_accuracy(ctx, senses) == 1.0
-    pooled = elmo.mean_pool(torch.arange(12.0).reshape(1, 6, 2), [2, 4])
+    pooled = elmo.sentence_means(torch.arange(12.0).reshape(1, 6, 2), [2, 4])
     assert pooled.shape == (1, 2, 2) and pooled[0, 0].tolist() == [1.0, 2.0]
 
 

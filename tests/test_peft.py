@@ -132,13 +132,6 @@ def test_prompt_tuning_shapes_and_mask(tiny_bert, inputs):
     assert model.prompt.grad is not None and model.prompt.grad.abs().sum() > 0
 
 
-def test_mean_pool_ignores_padding():
-    h = torch.randn(2, 4, 3)
-    m = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
-    out = P.mean_pool(h, m)
-    assert torch.allclose(out[0], h[0, :2].mean(0)) and torch.allclose(out[1], h[1].mean(0))
-
-
 @pytest.mark.parametrize("method", P.METHODS)
 def test_counts_on_minilm_match_formulas(method):
     model = P.build_method(method)

@@ -193,3 +193,24 @@ def test_lm_classifier_learns_beyond_chance_on_held_out_documents():
     recipe = ulmfit.train_lm_classifier(_tiny_lm(), docs[:24], labels[:24], docs[24:], labels[24:], ulmfit_recipe=True,
                                         epochs=16, batch_size=4, lr=0.1, progress=False)
     assert plain >= 0.9 and recipe >= 0.9, (plain, recipe)
+
+
+def test_ablation_trainer_runs_the_chosen_recipe_and_appends_a_row(monkeypatch):
+    from course_lib import ulmfit
+
+    calls = []
+
+    def fake(recipe, lr, **kw):
+        calls.append((recipe, lr, kw))
+        return ulmfit.RunResult(recipe.name, lr, 0.8125, 0.01, 1.0, 10)
+
+    monkeypatch.setattr(ulmfit, "finetune_minilm", fake)
+    rows = []
+    panel = ulmfit.ablation_trainer(rows, n_train=16, epochs=1, n_test=8)
+    panel.controls["stlr"].value = False
+    panel.controls["lr"].value = 3e-3
+    panel.train.button.click()
+    assert calls[0][0] == ulmfit.Recipe(True, False, True) and calls[0][1] == 3e-3
+    assert calls[0][2] == {"n_train": 16, "epochs": 1, "n_test": 8, "progress": True}
+    assert rows[-1]["accuracy"] == 0.812 and rows[-1]["recipe"] == ulmfit.Recipe(True, False, True).name
+    assert "81.2%" in panel.train.message and not panel.train.button.disabled

@@ -10,6 +10,7 @@ import torch
 from course_lib import transformers_ft as tf
 from course_lib.errors import InputError
 from course_lib.textdata import TextSplit
+from course_lib.training import count_parameters
 
 
 def test_mean_pool_ignores_padding_and_empty_rows():
@@ -85,14 +86,28 @@ def test_freeze_minilm_counts_match_widget_table():
 
 
 def test_widget_demo_updates_parameter_count():
-    w = tf.widget_demo()
-    (lr, frozen), info = w.children[0].children, w.children[1]
-    before = info.value
-    frozen.value = 4
-    assert info.value != before and f"{tf.trainable_minilm(4)[0]:,}" in info.value
-    lr.value = 1e-3
-    assert "1e-03" in info.value
-    assert w.children[2].disabled  # no data, no training in the demo
+    panel = tf.widget_demo()
+    panel.controls["n_frozen"].value = 4
+    assert panel.result == tf.describe_freezing(4, 5e-5) and f"{tf.trainable_minilm(4)[0]:,}" in panel.result
+    panel.controls["lr"].value = 1e-3
+    assert "1e-03" in panel.result and panel.updates == 3
+    assert panel.train.button.disabled  # no data, no training in the demo
+
+
+def test_finetune_widget_trains_with_the_chosen_settings(monkeypatch):
+    calls = []
+
+    def fake(train, test, **kw):
+        calls.append(kw)
+        return tf.FinetuneResult(accuracy=0.75, seconds=1.0, trainable=123)
+
+    monkeypatch.setattr(tf, "finetune_minilm", fake)
+    data = TextSplit(["a", "b"], np.array([0, 1]))
+    panel = tf.finetune_widget(data, data, epochs=1)
+    panel.controls["n_frozen"].value = 5
+    panel.train.button.click()
+    assert calls == [{"lr": pytest.approx(5e-5), "n_frozen": 5, "epochs": 1, "progress": True}]
+    assert panel.train.message.startswith("test accuracy 75.0%") and not panel.train.button.disabled
 
 
 def _tiny_llama():
@@ -116,9 +131,9 @@ def test_last_block_classifier_reproduces_model_logits():
         clf = tf.LastBlockClassifier(model, label_ids)
         got = clf(block_input, lengths)
     assert torch.allclose(got, expected, atol=1e-4)
-    assert tf.count_trainable(clf) == sum(p.numel() for p in model.model.layers[-1].parameters()) + 32 + (2 * 32 + 2)
+    assert count_parameters(clf) == sum(p.numel() for p in model.model.layers[-1].parameters()) + 32 + (2 * 32 + 2)
     frozen = tf.LastBlockClassifier(model, label_ids, train_block=False)
-    assert tf.count_trainable(frozen) == 2 * 32 + 2
+    assert count_parameters(frozen) == 2 * 32 + 2
 
 
 def test_train_last_block_learns_a_separable_toy_task():
@@ -179,3 +194,19 @@ def test_finetune_minilm_reports_validation_per_epoch_and_train_accuracy():
     r = tf.finetune_minilm(split, split, pretrained=False, lr=1e-3, epochs=2, batch_size=3, val=split, train_accuracy=True, progress=False)
     assert len(r.val_acc) == 2 and r.steps == 4
     assert r.train_acc is not None and 0.0 <= r.train_acc <= 1.0
+
+
+def test_feature_cache_is_checksummed(tmp_path, monkeypatch):
+    """A cache file is used only when its sha256 matches; an altered one is recomputed."""
+    monkeypatch.setattr(tf, "CACHE_DIR", tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return torch.arange(5.0)
+
+    assert torch.equal(tf._cached("f", "k", compute), torch.arange(5.0)) and len(calls) == 1
+    assert (tmp_path / "f-k.pt.sha256").is_file()
+    assert torch.equal(tf._cached("f", "k", compute), torch.arange(5.0)) and len(calls) == 1, "read back"
+    torch.save(torch.zeros(5), tmp_path / "f-k.pt")  # altered behind the cache's back
+    assert torch.equal(tf._cached("f", "k", compute), torch.arange(5.0)) and len(calls) == 2, "recomputed"

@@ -185,3 +185,67 @@ def test_dinov2_names_match_either_transformers_naming():
           "embeddings.cls_token"}
     assert set(vit.match_parameter_names(state, v4)) == v4
     assert set(vit.match_parameter_names(state, set(state))) == set(state)
+
+
+# ---------------------------------------------------------------- fine-tuning the last block(s)
+
+
+@pytest.fixture(scope="module")
+def few_images():
+    test = data.animal_test_set(per_class=2)
+    return test.images, test.labels  # 20 images, 2 per class
+
+
+def test_block_inputs_and_cls_path_match_the_full_model(model, few_images):
+    images, _ = few_images
+    with torch.no_grad():
+        ref = model(pixel_values=vit.preprocess_gray(images[:6])).last_hidden_state[:, 0]
+        for n_last in (1, 2):
+            tokens = vit.block_inputs(model, images[:6], n_last=n_last, batch_size=4, progress=False)
+            assert tokens.shape == (6, 65, 384)
+            clf = vit.LastBlocksClassifier(model, n_last=n_last)
+            assert torch.allclose(clf.features(tokens), ref, atol=1e-4)
+        # the CLS-only path of one block equals the full block's CLS output
+        full = vit._block_output(model.encoder.layer[-1](tokens))[:, 0]  # tokens entering block 11 here
+        assert torch.allclose(vit.cls_block_output(model.encoder.layer[-1], tokens), full, atol=1e-4)
+    with pytest.raises(InputError):
+        vit.block_inputs(model, images[:2], n_last=0)
+
+
+def test_head_from_probe_reproduces_the_probe(model, few_images):
+    images, labels = few_images
+    tokens = vit.block_inputs(model, images, progress=False)
+    clf = vit.LastBlocksClassifier(model)
+    with torch.no_grad():
+        feats = clf.features(tokens)
+    from course_lib.training import fit_linear_probe
+
+    probe = fit_linear_probe(feats, torch.as_tensor(labels), num_classes=10)
+    clf.init_head_from_probe(probe)
+    with torch.no_grad():
+        assert torch.allclose(clf(tokens), probe(feats), atol=1e-3)
+    # trainable: the copied block, final LayerNorm and head; the frozen model is untouched
+    assert sum(p.numel() for p in clf.parameters() if p.requires_grad) == sum(p.numel() for p in clf.parameters())
+    assert 1.7e6 < sum(p.numel() for p in clf.parameters()) < 1.9e6
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_finetune_last_blocks_learns_and_leaves_the_model_alone(model, few_images):
+    images, labels = few_images
+    tokens = vit.block_inputs(model, images, progress=False)
+    before = model.encoder.layer[-1].mlp.fc1.weight.clone()
+    y = torch.as_tensor(labels)
+    clf, hist = vit.finetune_last_blocks(model, tokens, y, lr=3e-4, epochs=4, batch_size=8, seed=0, progress=False)
+    assert not clf.training and len(hist.train_loss) == 4
+    assert hist.train_loss[-1] < hist.train_loss[0]
+    assert not torch.equal(clf.blocks[0].mlp.fc1.weight, before)
+    assert torch.equal(model.encoder.layer[-1].mlp.fc1.weight, before)
+    from course_lib.training import evaluate
+
+    _, acc = evaluate(clf, vit.token_loader(tokens, y))
+    assert acc > 0.5  # 20 training images, 10 classes
+    # seeded: the same call gives the same weights
+    again, _ = vit.finetune_last_blocks(model, tokens, y, lr=3e-4, epochs=4, batch_size=8, seed=0, progress=False)
+    assert torch.allclose(again.head.weight, clf.head.weight)
+    with pytest.raises(InputError):
+        vit.finetune_last_blocks(model, tokens, y[:-1], progress=False)

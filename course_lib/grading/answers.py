@@ -51,7 +51,7 @@ ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
                      "course_lib.schedules.discriminative_param_groups", "course_lib.schedules.layer_rates"),
     },
     "05_bert_gpt_finetuning_exercises": {
-        "ex1_mean_pool": ("course_lib.transformers_ft.mean_pool", "course_lib.peft.mean_pool",
+        "ex1_mean_pool": ("course_lib.models.mean_pool", "course_lib.transformers_ft.mean_pool", "course_lib.peft.mean_pool",
                           "course_lib.clip.mean_pool"),
         "ex2_last_token": ("course_lib.transformers_ft.last_token_pool",),
         "ex4_top_block": ("course_lib.transformers_ft.freeze_minilm", "course_lib.transformers_ft.finetune_minilm",

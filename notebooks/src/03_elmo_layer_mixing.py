@@ -233,7 +233,7 @@ with torch.no_grad():
     feats["MiniLM", "POS"] = (f[:, :n_pos_train], f[:, n_pos_train:])
     for split, texts in (("train", sent_train.texts), ("test", sent_test.texts)):
         toks = [lm.tokenize(t) for t in texts]
-        pooled = elmo.mean_pool(elmo.bilm_token_features(lm, toks), [len(t) for t in toks])
+        pooled = elmo.sentence_means(elmo.bilm_token_features(lm, toks), [len(t) for t in toks])
         feats["biLM", "sentiment", split] = pooled
         feats["MiniLM", "sentiment", split] = elmo.minilm_sentence_features(minilm, tokenizer, texts)
 for model in ("biLM", "MiniLM"):
