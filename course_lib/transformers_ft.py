@@ -11,6 +11,7 @@ import copy
 import hashlib
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -494,7 +495,10 @@ def decoder_features(
                 full_mask = torch.cat([torch.ones(len(g), p_len, dtype=mask.dtype), mask], 1)
             else:
                 full_mask = mask
-            out = model.model(input_ids=b["input_ids"], attention_mask=full_mask, output_hidden_states=keep_block_input, **kwargs)
+            with warnings.catch_warnings():  # as in greedy_continues: past_key_values, renamed in transformers 5.x
+                warnings.simplefilter("ignore", FutureWarning)
+                out = model.model(input_ids=b["input_ids"], attention_mask=full_mask, output_hidden_states=keep_block_input,
+                                  **kwargs)
             final = last_token_pool(out.last_hidden_state, mask)
             gi = torch.as_tensor(g)
             last[gi] = final
@@ -784,7 +788,9 @@ def greedy_continues(model, tok, prompts: list[str], answers: list[tuple[str, ..
             cache.batch_repeat_interleave(len(idx))
             kwargs = dict(past_key_values=cache, use_cache=True)
             mask = torch.cat([torch.ones(len(idx), p_len, dtype=mask.dtype, device=dev), mask], 1)
-        pred = model(input_ids=ids, attention_mask=mask, **kwargs).logits.argmax(-1).cpu()
+        with warnings.catch_warnings():  # transformers 5.x renames past_key_values to cache; 4.x knows only the old name
+            warnings.simplefilter("ignore", FutureWarning)
+            pred = model(input_ids=ids, attention_mask=mask, **kwargs).logits.argmax(-1).cpu()
         for k, j in enumerate(idx):
             lp, la = spans[j]
             ok[j] = bool((pred[k, lp - 1 : lp - 1 + la] == torch.as_tensor(rows[j][lp : lp + la])).all())

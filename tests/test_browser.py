@@ -36,6 +36,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 pytestmark = pytest.mark.browser
 LESSON = "01_scratch_vs_transfer"  # the real lesson the test drives
+VISIBLE_NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the open tab, not a restored one
 
 
 def demo_modules() -> list[str]:
@@ -122,7 +123,7 @@ def _wait_kernel_idle(page, timeout_s: float = 120) -> None:
 def _wait_all_executed(page, timeout_s: float = 600) -> None:
     """Every code cell shows an execution number ([3]:), none is running ([*]:)."""
     page.wait_for_function(
-        "() => { const ps = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));"
+        "() => { const ps = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt'));"
         " return ps.length > 0 && ps.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
         timeout=timeout_s * 1000,
     )
@@ -159,20 +160,12 @@ def test_every_widget_responds_in_jupyterlab(lab):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     report = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{url}/lab/tree/widget_harness.ipynb?token={token}", timeout=120_000)
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        _wait_kernel_idle(page)
-        news = page.get_by_role("button", name="No", exact=True)
-        if news.count():  # "get notified about Jupyter news?": no, and out of the screenshots
-            news.first.click()
+        browser, page = _open(p, url, token, "widget_harness.ipynb")
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         _wait_all_executed(page)
         time.sleep(3)  # let the widget views render
         page.screenshot(path=str(ARTIFACTS / "harness_after_run_all.png"))
-        cells = page.locator(".jp-Notebook .jp-CodeCell")
+        cells = page.locator(f"{VISIBLE_NOTEBOOK} .jp-CodeCell")
         assert cells.count() == len(modules) + 1
         problems = []
         for i, mod in enumerate(modules, start=1):
@@ -209,7 +202,7 @@ def _open(p, url: str, token: str, name: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     # a workspace of its own, reset: no tab restored from an earlier run
     page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={token}", timeout=120_000)
-    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=120_000)
+    page.wait_for_selector(VISIBLE_NOTEBOOK, timeout=120_000)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
     _wait_kernel_idle(page)
     news = page.get_by_role("button", name="No", exact=True)
@@ -235,7 +228,7 @@ def test_lesson01_train_panel_in_jupyterlab(lab):
         _wait_all_executed(page, timeout_s=900)
         print(f"every cell ran after {time.time() - t0:.0f} s", flush=True)
         time.sleep(3)
-        cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="panel = vision.train_panel(").first
+        cell = page.locator(f"{VISIBLE_NOTEBOOK} .jp-CodeCell", has_text="panel = vision.train_panel(").first
         cell.scroll_into_view_if_needed()
         area = cell.locator(".jp-Cell-outputArea").first
         toggles = {b: area.locator(".widget-toggle-button", has_text=b).first for b in ("stage7", "head")}

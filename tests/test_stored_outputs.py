@@ -49,3 +49,20 @@ def test_some_notebook_reports_a_refit():
 def test_stored_refit_times_within_budget(nb_path):
     slow = [t for t in refit_times(nb_path) if t > SLIDER_BUDGET_S]
     assert not slow, f"{nb_path.name}: stored refit times {slow} s exceed the {SLIDER_BUDGET_S} s slider budget"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_compared_outputs_hold_no_machine_paths(nb_path):
+    """nbval compares every output not tagged nbval-ignore-output: a path of the machine that
+    built the notebook (a warning's ``/home/.../site-packages/...``) differs on every other one."""
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    bad = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code" or "nbval-ignore-output" in cell.get("metadata", {}).get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            text = out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if "site-packages/" in text or re.search(r"(^|\s)/(home|work|tmp|Users|root)/", text):
+                bad.append(f"cell {i}: {text.strip().splitlines()[0][:160]}")
+    assert not bad, "stored outputs name paths of the build machine (silence the warning, or print relative paths):\n" + "\n".join(bad)

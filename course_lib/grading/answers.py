@@ -24,7 +24,7 @@ ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
     "01_scratch_vs_transfer_exercises": {
         "ex2_freeze": ("course_lib.vision.freeze_all_but_classifier", "course_lib.vision.set_trainable"),
         "ex3_groups": ("course_lib.vision.parameter_groups", "course_lib.schedules.discriminative_param_groups"),
-        "ex4_count": ("course_lib.training.count_parameters", "course_lib.transformers_ft.count_trainable"),
+        "ex4_count": ("course_lib.training.count_parameters", "course_lib.peft.parameter_report"),
         "ex5_finetune_top": ("course_lib.training.fit", "course_lib.vision.set_trainable",
                              "course_lib.vision.freeze_all_but_classifier", "course_lib.vision.finetune_efficientnet",
                              "course_lib.vision.gradual_unfreeze"),
