@@ -35,7 +35,6 @@ from torch import nn
 from course_lib.corpus import tokenize
 from course_lib.device import model_device
 from course_lib.errors import InputError
-from course_lib.models import mean_pool
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIALS = [PAD, UNK, CLS, SEP, MASK]  # ids 0..4
@@ -316,19 +315,6 @@ def training_record() -> dict:
 # ---------------------------------------------------------------- fine-tuning on sentence labels
 
 
-class MLMClassifier(nn.Module):
-    """The encoder of a :func:`load_mlm` model (``.bert``), mean pooling over real tokens, a linear head."""
-
-    def __init__(self, mlm_model: nn.Module, num_labels: int = 2):
-        super().__init__()
-        self.bert = mlm_model.bert
-        self.head = nn.Linear(self.bert.config.hidden_size, num_labels)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_) -> torch.Tensor:
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.head(mean_pool(hidden, attention_mask))
-
-
 @dataclass
 class MLMFinetune:
     """Outcome of one fine-tuning run of the small BERT."""
@@ -355,11 +341,11 @@ def finetune_mlm(train, test, *, pretrained: bool = True, lr: float = 1e-3, epoc
     """
     from course_lib.seed import seed_everything
     from course_lib.training import evaluate, fit
-    from course_lib.transformers_ft import EpochLoader, text_loader
+    from course_lib.transformers_ft import EpochLoader, MeanPoolClassifier, text_loader
 
     seed_everything(seed)
     mlm, tok = load_mlm(pretrained=pretrained, seed=seed)
-    model = MLMClassifier(mlm)
+    model = MeanPoolClassifier(encoder=mlm.bert)
     if device is not None:
         model.to(device)
     loader = EpochLoader(train, tok, batch_size, max_length, seed)

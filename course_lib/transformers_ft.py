@@ -258,16 +258,18 @@ def minilm_features(
 
 
 class MeanPoolClassifier(nn.Module):
-    """MiniLM (pretrained or random init) with mean pooling over real tokens and a linear head.
+    """A BERT-style encoder with mean pooling over real tokens and a linear head: MiniLM
+    (pretrained or random init) by default, or the ``encoder`` given (e.g. lesson 05's small
+    BERT, ``mlm_model.bert``).
 
     The encoder sits in ``.bert`` (so :func:`freeze_minilm` works); BERT's unused pooler is dropped.
     """
 
-    def __init__(self, pretrained: bool = True, num_labels: int = 2, seed: int = 0):
+    def __init__(self, pretrained: bool = True, num_labels: int = 2, seed: int = 0, encoder: nn.Module | None = None):
         super().__init__()
         from course_lib.models import load_minilm
 
-        self.bert = load_minilm(pretrained=pretrained, seed=seed)
+        self.bert = encoder if encoder is not None else load_minilm(pretrained=pretrained, seed=seed)
         self.bert.pooler = None
         self.head = nn.Linear(self.bert.config.hidden_size, num_labels)
 

@@ -17,7 +17,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from course_lib import clip, device, peft, training, ulmfit, vit
+from course_lib import clip, device, peft, training, transformers_ft, ulmfit, vit
 
 META = torch.device("meta")
 
@@ -164,7 +164,7 @@ def test_mlm_helpers_follow_the_model():
     b = mlm.batch_of(tok, texts)
     x, y = mlm.mask_tokens(b["input_ids"], len(vocab), generator=torch.Generator().manual_seed(0))
     run_on_meta(mlm.masked_logits, model, x, b["attention_mask"], y)
-    clf = mlm.MLMClassifier(model).to(META)
+    clf = transformers_ft.MeanPoolClassifier(encoder=model.bert).to(META)
     run_on_meta(training.evaluate, clf, [{**b, "labels": torch.zeros(len(texts), dtype=torch.long)}])
 
 
@@ -190,8 +190,6 @@ class _CharTokenizer:
 
 def test_greedy_continues_follows_the_decoder():
     from transformers import LlamaConfig, LlamaForCausalLM
-
-    from course_lib import transformers_ft
 
     config = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64)

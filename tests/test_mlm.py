@@ -9,6 +9,7 @@ import torch
 
 from course_lib import mlm
 from course_lib.errors import InputError
+from course_lib.transformers_ft import MeanPoolClassifier
 
 VOCAB = mlm.SPECIALS + ["the", "film", "is", "a", "delight", "dull", "good", "bad"]
 
@@ -91,6 +92,6 @@ def test_committed_checkpoint_loads_and_predicts():
     scratch, _ = mlm.load_mlm(pretrained=False)
     w = "bert.embeddings.word_embeddings.weight"
     assert not torch.equal(model.state_dict()[w], scratch.state_dict()[w])
-    clf = mlm.MLMClassifier(model)
+    clf = MeanPoolClassifier(encoder=model.bert)
     b = mlm.batch_of(tok, ["a good film", "a bad one"])
     assert clf(**b).shape == (2, 2)
