@@ -5,17 +5,14 @@ course corpus) pretrained by ``scripts/pretrain_mlm.py`` on the course corpus, a
 the lesson does with it:
 
 - :class:`WordTokenizer`: the corpus's tokenisation (:func:`course_lib.corpus.tokenize`) and a
-  word vocabulary, with ``[CLS]``/``[SEP]``/``[PAD]``/``[UNK]``/``[MASK]``; it answers the two
-  calls :func:`course_lib.transformers_ft.text_loader` makes of a tokenizer;
+  word vocabulary, with ``[CLS]``/``[SEP]``/``[PAD]``/``[UNK]``/``[MASK]``; it answers the call
+  :func:`course_lib.textdata.encode` makes of a tokenizer;
 - :func:`mask_tokens`: BERT's rule (15 % of the real tokens are chosen; of those 80 % become
   ``[MASK]``, 10 % a random word, 10 % stay as they are; the loss is on the chosen ones only);
 - :func:`mlm_loss` and :func:`masked_predictions` (top-k words for a masked position);
 - :func:`load_mlm` (the committed checkpoint, asset ``"mlm"``, or the same network at random
-  init) and :func:`finetune_mlm` (mean pooling and a linear head, trained with
-  :func:`course_lib.training.fit`).
-
-Imports only torch, numpy and transformers at module level, so the pretraining script runs on a
-bare machine.
+  init) and :func:`finetune_mlm` (its encoder in the course's one classifier,
+  :class:`course_lib.models.MeanPoolClassifier`, trained with :func:`course_lib.training.fit`).
 """
 
 from __future__ import annotations
@@ -23,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -32,9 +30,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from course_lib import assets, models, textdata, training
 from course_lib.corpus import tokenize
 from course_lib.device import model_device
 from course_lib.errors import InputError
+from course_lib.schedules import warmup_linear_decay
+from course_lib.seed import seed_everything
+from course_lib.transformers_ft import shuffled_loader, text_loader
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIALS = [PAD, UNK, CLS, SEP, MASK]  # ids 0..4
@@ -61,8 +63,9 @@ class WordTokenizer:
     """Word-level tokenizer: ``course_lib.corpus.tokenize``, then one id per word (``[UNK]`` for the rest).
 
     ``tok(texts, truncation=True, max_length=64)["input_ids"]`` gives ``[CLS] words [SEP]`` id lists;
-    ``tok.pad({"input_ids": lists}, return_tensors="pt")`` pads them on the right and adds the
-    attention mask (the subset of the Hugging Face tokenizer API that the course's text loader uses).
+    ``tok.pad({"input_ids": lists})`` pads them on the right and adds the attention mask, and
+    ``tok(texts, padding=True, ...)`` does both (the subset of the Hugging Face tokenizer API that
+    :func:`course_lib.textdata.encode` uses).
     """
 
     def __init__(self, vocab: Sequence[str]):
@@ -89,9 +92,11 @@ class WordTokenizer:
             ids = ids[: max_length - 2]
         return [self.cls_token_id, *ids, self.sep_token_id]
 
-    def __call__(self, texts, truncation: bool = False, max_length: int | None = None, **_) -> dict:
+    def __call__(self, texts, truncation: bool = False, max_length: int | None = None, padding: bool = False,
+                 **_) -> dict:
         texts = [texts] if isinstance(texts, str) else list(texts)
-        return {"input_ids": [self.encode(t, max_length if truncation else None) for t in texts]}
+        out = {"input_ids": [self.encode(t, max_length if truncation else None) for t in texts]}
+        return self.pad(out) if padding else out
 
     def pad(self, batch: dict, return_tensors: str = "pt") -> dict[str, torch.Tensor]:
         seqs = batch["input_ids"]
@@ -207,10 +212,8 @@ def mlm_loss(model: nn.Module, tok: WordTokenizer, texts: Sequence[str], max_len
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    enc = tok(texts, truncation=True, max_length=max_length)["input_ids"]
     total, n = 0.0, 0
-    for i in range(0, len(enc), batch_size):
-        b = tok.pad({"input_ids": enc[i : i + batch_size]})
+    for b in textdata.batches(textdata.encode(texts, tok, max_length), batch_size=batch_size):
         inputs, labels = mask_tokens(b["input_ids"], len(tok), tok.special_ids, tok.mask_token_id, generator=gen)
         logits, target = masked_logits(model, inputs, b["attention_mask"], labels)
         total += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
@@ -294,8 +297,6 @@ def load_mlm_from(folder: str | Path, pretrained: bool = True, seed: int = 0) ->
 
 def mlm_dir() -> Path:
     """Verified folder of the committed checkpoint (asset ``"mlm"``)."""
-    from course_lib import assets
-
     p = assets.path("mlm")
     return p if p.is_dir() else p.parent
 
@@ -339,26 +340,25 @@ def finetune_mlm(train, test, *, pretrained: bool = True, lr: float = 1e-3, epoc
     AdamW (weight decay 0.01) at ``lr`` for every weight, 10 % linear warm-up then linear decay,
     :func:`course_lib.training.fit`. ``val`` is scored after the last epoch (for choosing ``lr``).
     """
-    from course_lib.seed import seed_everything
-    from course_lib.training import evaluate, fit
-    from course_lib.transformers_ft import EpochLoader, MeanPoolClassifier, text_loader
-
     seed_everything(seed)
-    mlm, tok = load_mlm(pretrained=pretrained, seed=seed)
-    model = MeanPoolClassifier(encoder=mlm.bert)
+    bert, tok = load_mlm(pretrained=pretrained, seed=seed)
+    model = models.MeanPoolClassifier(bert.bert)  # the head drawn right after loading, seeded by load_mlm
     if device is not None:
         model.to(device)
-    loader = EpochLoader(train, tok, batch_size, max_length, seed)
+    loader = shuffled_loader(train, tok, batch_size, max_length, seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     total = epochs * len(loader)
-    warm = max(1, total // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    sched = warmup_linear_decay(opt, total)
     t0 = time.perf_counter()
-    hist = fit(model, loader, epochs=epochs, optimizer=opt, scheduler=sched, progress=progress,
-               desc="pretrained" if pretrained else "random init")
-    _, acc = evaluate(model, text_loader(test, tok, batch_size=64, max_length=max_length))
-    val_acc = evaluate(model, text_loader(val, tok, batch_size=64, max_length=max_length))[1] if val is not None else None
-    train_acc = evaluate(model, text_loader(train, tok, batch_size=64, max_length=max_length))[1] if train_accuracy else None
+    hist = training.fit(model, loader, epochs=epochs, optimizer=opt, scheduler=sched, progress=progress,
+                        desc="pretrained" if pretrained else "random init")
+
+    def score(split) -> float:
+        return training.evaluate(model, text_loader(split, tok, batch_size=64, max_length=max_length))[1]
+
+    acc = score(test)
+    val_acc = score(val) if val is not None else None
+    train_acc = score(train) if train_accuracy else None
     return MLMFinetune(acc, lr, epochs, total, pretrained, val_acc, train_acc, time.perf_counter() - t0, hist.train_loss)
 
 
@@ -366,12 +366,9 @@ def choose_lr(train, val, lrs: Sequence[float], *, pretrained: bool, epochs: int
               progress: bool = False) -> tuple[float, dict[float, float]]:
     """The learning rate of ``lrs`` with the best accuracy on ``val`` (ties: the smaller rate), and
     every rate's validation accuracy. ``val`` must be disjoint from the training and test sets."""
-    scores = {}
-    for lr in lrs:
-        r = finetune_mlm(train, val, pretrained=pretrained, lr=lr, epochs=epochs, seed=seed, progress=progress)
-        scores[lr] = r.accuracy
-    best = max(scores, key=lambda lr: (scores[lr], -lr))
-    return best, scores
+    return training.choose_lr(
+        lrs, lambda lr: finetune_mlm(train, val, pretrained=pretrained, lr=lr, epochs=epochs, seed=seed, progress=progress).accuracy
+    )
 
 
 def rule_counts(inputs: torch.Tensor, labels: torch.Tensor, original: torch.Tensor, mask_id: int) -> dict[str, int]:
@@ -383,11 +380,6 @@ def rule_counts(inputs: torch.Tensor, labels: torch.Tensor, original: torch.Tens
             "random": int((chosen & ~masked & ~same).sum()), "unchanged": int(same.sum())}
 
 
-def batch_of(tok: WordTokenizer, texts: Sequence[str], max_length: int = 64) -> dict[str, torch.Tensor]:
-    """Padded ``input_ids`` and ``attention_mask`` of ``texts``."""
-    return tok.pad(tok(list(texts), truncation=True, max_length=max_length))
-
-
 def ids_to_text(tok: WordTokenizer, ids: Iterable[int]) -> str:
     return " ".join(tok.convert_ids_to_tokens(ids))
 
@@ -395,8 +387,6 @@ def ids_to_text(tok: WordTokenizer, ids: Iterable[int]) -> str:
 def pretraining_steps(record: dict) -> list[int]:
     """Optimizer steps of each pretraining run behind a checkpoint, oldest first (a run resumed with
     ``--resume`` keeps the earlier run's log in ``resumed_from``)."""
-    import re
-
     steps = []
     earlier = record.get("resumed_from") or {}
     if earlier:
@@ -409,10 +399,8 @@ def masked_targets(tok: WordTokenizer, texts: Sequence[str], max_length: int = 6
                    seed: int = 0) -> torch.Tensor:
     """The words :func:`mlm_loss` is scored on (same texts, seed and batching give the same masks)."""
     gen = torch.Generator().manual_seed(seed)
-    enc = tok(texts, truncation=True, max_length=max_length)["input_ids"]
     out = []
-    for i in range(0, len(enc), batch_size):
-        b = tok.pad({"input_ids": enc[i : i + batch_size]})
+    for b in textdata.batches(textdata.encode(texts, tok, max_length), batch_size=batch_size):
         _, labels = mask_tokens(b["input_ids"], len(tok), tok.special_ids, tok.mask_token_id, generator=gen)
         out.append(labels[labels != IGNORE])
     return torch.cat(out)

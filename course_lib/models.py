@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from course_lib import assets
+from course_lib.device import model_device
 from course_lib.errors import AssetError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -114,8 +115,6 @@ def imagenet_classes() -> list[str]:
 @torch.no_grad()
 def imagenet_top5(model: nn.Module, images: dict[str, np.ndarray]) -> dict[str, list[tuple[str, float]]]:
     """Top-5 ImageNet classes with probabilities for each named RGB photo."""
-    from course_lib.device import model_device
-
     model.eval()
     names = imagenet_classes()
     device = model_device(model)
@@ -162,10 +161,43 @@ def load_minilm(num_labels: int | None = None, pretrained: bool = True, seed: in
     return AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(path, num_labels=num_labels))
 
 
-# ---------------------------------------------------------------- GloVe
+class MeanPoolClassifier(nn.Module):
+    """The course's one sentence classifier on a BERT-style encoder: the encoder (in
+    ``.encoder``), mean pooling over real tokens (:func:`mean_pool`), and one linear ``.head``.
+
+    ``seed`` seeds the head's initialisation; ``None`` draws it from the current random state
+    (right after loading the encoder, which seeds itself).
+    """
+
+    def __init__(self, encoder: nn.Module, num_labels: int = 2, seed: int | None = None):
+        super().__init__()
+        self.encoder = encoder
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The pooled sentence vectors, [B, hidden]."""
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_) -> torch.Tensor:
+        return self.head(self.embed(input_ids, attention_mask))
+
+    def layer_groups(self) -> list[nn.Module]:
+        """Bottom -> top: the embeddings, each transformer block, the head."""
+        return [self.encoder.embeddings, *self.encoder.encoder.layer, self.head]
 
 
-@lru_cache(maxsize=1)
+def minilm_classifier(pretrained: bool = True, num_labels: int = 2, seed: int = 0, head_seed: int | None = None) -> MeanPoolClassifier:
+    """MiniLM (pretrained, or the same architecture at random init) in a
+    :class:`MeanPoolClassifier`. BERT's pooler is dropped: mean pooling never uses it, and a
+    parameter that cannot learn should not be counted as trainable."""
+    encoder = load_minilm(pretrained=pretrained, seed=seed)
+    encoder.pooler = None
+    return MeanPoolClassifier(encoder, num_labels, seed=head_seed)
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The course's one mean pooling: the average of the hidden states over real tokens,
     ``[B, T, H] x [B, T] -> [B, H]`` (how all-MiniLM-L6-v2 makes its sentence vectors).
@@ -176,6 +208,10 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
+# ---------------------------------------------------------------- GloVe
+
+
+@lru_cache(maxsize=1)
 def load_glove():
     """GloVe 6B 50d as gensim ``KeyedVectors`` (400,000 words)."""
     import pyarrow.parquet as pq

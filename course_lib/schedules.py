@@ -17,11 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import ipywidgets as w
 import numpy as np
 import torch
 from torch import nn
 
 from course_lib.errors import InputError
+from course_lib.training import is_trainable, set_requires_grad
+from course_lib.widgets import live_panel, log_slider
 
 PAPER_CUT_FRAC = 0.1
 PAPER_RATIO = 32
@@ -70,6 +73,28 @@ def stlr_scheduler(optimizer: torch.optim.Optimizer, T: int, cut_frac: float = P
 # ---------------------------------------------------------------- discriminative rates
 
 
+def warmup_linear_decay(optimizer: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """A ``LambdaLR`` (BERT's schedule): each group's rate rises linearly over the first tenth of
+    the ``total`` steps (at least one step), then falls linearly towards 0 at the last step."""
+    warm = max(1, total // 10)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, total: int, warmup: float = 0.1) -> torch.optim.lr_scheduler.LambdaLR:
+    """A ``LambdaLR`` (ViT fine-tuning's schedule): a linear rise over the first ``warmup``
+    fraction of the ``total`` steps (at least one step), then half a cosine down to 0."""
+    warm = max(1, round(warmup * total))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def layer_rates(lr_top: float, n_layers: int, factor: float = PAPER_FACTOR) -> list[float]:
     """Rates bottom -> top: the top layer gets ``lr_top``, each layer below 1 / ``factor`` of the one above."""
     if n_layers < 1 or factor <= 0:
@@ -91,17 +116,6 @@ def discriminative_param_groups(layers: Sequence[nn.Module], lr_top: float, fact
 # ---------------------------------------------------------------- gradual unfreezing
 
 
-def set_trainable(module: nn.Module, trainable: bool) -> None:
-    """Freeze (``False``) or unfreeze (``True``) every parameter of ``module``."""
-    for p in module.parameters():
-        p.requires_grad_(trainable)
-
-
-def is_trainable(module: nn.Module) -> bool:
-    """True when every parameter of ``module`` is trainable."""
-    return all(p.requires_grad for p in module.parameters())
-
-
 def unfreeze_next(layers: Sequence[nn.Module]) -> int | None:
     """One gradual-unfreezing step: unfreeze the topmost layer group that is still frozen.
 
@@ -110,7 +124,7 @@ def unfreeze_next(layers: Sequence[nn.Module]) -> int | None:
     """
     for i in range(len(layers) - 1, -1, -1):
         if not is_trainable(layers[i]):
-            set_trainable(layers[i], True)
+            set_requires_grad(layers[i], True)
             return i
     return None
 
@@ -129,8 +143,8 @@ class GradualUnfreezer:
         self.every = every
         self.t = 0
         for layer in self.layers[:-1]:
-            set_trainable(layer, False)
-        set_trainable(self.layers[-1], True)
+            set_requires_grad(layer, False)
+        set_requires_grad(self.layers[-1], True)
 
     @property
     def n_trainable(self) -> int:
@@ -202,10 +216,6 @@ def plot_layer_rates(lr_top: float, names: Sequence[str], factor: float = PAPER_
 def stlr_explorer():
     """Sliders for T, cut_frac, ratio and peak rate; the plot of eta_t follows them
     (``panel.result`` is the Axes drawn last)."""
-    import ipywidgets as w
-
-    from course_lib.widgets import live_panel, log_slider
-
     controls = {
         "T": w.IntSlider(value=1000, min=20, max=5000, step=20, description="iterations T", continuous_update=False),
         "cut_frac": w.FloatSlider(value=0.1, min=0.02, max=0.9, step=0.02, description="cut_frac", continuous_update=False),
@@ -227,10 +237,6 @@ MINILM_GROUP_NAMES = ["embeddings", "layer 1", "layer 2", "layer 3", "layer 4", 
 def discriminative_explorer(names: Sequence[str] = MINILM_GROUP_NAMES):
     """A factor slider and a peak-rate slider; the chart shows each layer's rate
     (``panel.result`` is the Axes drawn last)."""
-    import ipywidgets as w
-
-    from course_lib.widgets import live_panel, log_slider
-
     controls = {
         "factor": w.FloatSlider(value=PAPER_FACTOR, min=1.0, max=4.0, step=0.1, description="factor", continuous_update=False),
         "lr_top": log_slider("top rate", 1e-3, 1e-5, 1e-1),

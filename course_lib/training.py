@@ -44,6 +44,49 @@ def trainable_fraction(model: nn.Module) -> float:
     return count_parameters(model) / total if total else 0.0
 
 
+def choose_lr(lrs: Iterable[float], score: Callable[[float], float]) -> tuple[float, dict[float, float]]:
+    """The course's one rule for choosing a learning rate: ``score(lr)`` (a validation accuracy,
+    never a test one) for every rate in ascending order; the best wins, ties go to the smaller
+    rate. Returns ``(best, {lr: score})``."""
+    rates = sorted(lrs)
+    if not rates:
+        raise InputError("choose_lr needs at least one learning rate")
+    scores = {lr: float(score(lr)) for lr in rates}
+    return max(scores, key=lambda lr: (scores[lr], -lr)), scores
+
+
+# ---------------------------------------------------------------- freezing
+
+
+def set_requires_grad(modules: nn.Module | Iterable[nn.Module], trainable: bool) -> None:
+    """Unfreeze (``True``) or freeze (``False``) every parameter of a module or of several."""
+    for module in [modules] if isinstance(modules, nn.Module) else modules:
+        for p in module.parameters():
+            p.requires_grad_(trainable)
+
+
+def is_trainable(module: nn.Module) -> bool:
+    """True when every parameter of ``module`` is trainable."""
+    return all(p.requires_grad for p in module.parameters())
+
+
+def train_only(model: nn.Module, keep: Callable[[str], bool] | Iterable[str]) -> int:
+    """The course's one freezing rule: exactly the parameters that ``keep`` selects train, every
+    other one is frozen. ``keep`` is a test on the parameter's name, or substrings of which a
+    name must contain one. Returns the number of trainable parameters."""
+    if not callable(keep):
+        parts = list(keep)
+        if isinstance(keep, str):
+            raise InputError(f"keep must be a list of name parts, got the string {keep!r}")
+
+        def keep(name: str) -> bool:
+            return any(k in name for k in parts)
+
+    for name, p in model.named_parameters():
+        p.requires_grad_(bool(keep(name)))
+    return count_parameters(model)
+
+
 def _move(batch, device: torch.device):
     if isinstance(batch, torch.Tensor):
         return batch.to(device)
@@ -274,6 +317,20 @@ def softmax_with_temperature(logits: torch.Tensor | np.ndarray, temperature: flo
     return torch.softmax(z / temperature, dim=-1)
 
 
-def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of rows whose arg-max equals the label."""
-    return float((logits.argmax(-1) == labels).float().mean())
+def accuracy(scores: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray) -> float:
+    """The course's one accuracy: the fraction of examples whose predicted class equals the label.
+
+    ``scores`` are either one score per class (``[N, C]`` logits or probabilities: the arg-max
+    is the prediction) or the predicted classes themselves (``[N]``). Tensors and arrays alike.
+    The mean is taken in float64, so the result is exactly ``correct / total`` (a float32 mean
+    can round differently and flip a printed decimal).
+    """
+    pred = torch.as_tensor(np.asarray(scores) if not isinstance(scores, torch.Tensor) else scores)
+    labels = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    if pred.dim() == labels.dim() + 1:
+        pred = pred.argmax(-1)
+    if pred.shape != labels.shape:
+        raise InputError(f"predictions {tuple(pred.shape)} and labels {tuple(labels.shape)} do not match")
+    if labels.numel() == 0:
+        raise InputError("accuracy of an empty set is undefined")
+    return float((pred.to(labels.device) == labels).double().mean())  # exactly correct / total

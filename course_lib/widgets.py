@@ -159,3 +159,8 @@ class ActionButton(Panel):
                 self.progress.value = 1.0
             self.status.value = f"<b>{html.escape(self.message)}</b>"
             self.button.disabled = False
+
+
+def pre_html(text: str) -> str:
+    """``text`` as preformatted HTML for an ``HTML`` widget (escaped, no margin)."""
+    return f"<pre style='margin:0'>{html.escape(text)}</pre>"

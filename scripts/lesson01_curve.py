@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,7 +62,7 @@ CONFIG = {
         "min_steps": 30,
         "batch_size": 32,
     },
-    "gradual": {"epochs_per_phase": 2, "head_lr": 1e-3, "backbone_lr": 1e-4, "decay": 0.5},
+    "gradual": {"epochs_per_phase": 2, "head_lr": 1e-3, "backbone_lr": 1e-4, "factor": 2.0},
     "random_init": {
         "recipe": "course_lib.vision.train_from_scratch: one rate everywhere, one-cycle schedule, "
         "BN in train mode, BN statistics re-estimated on the training images; the finetune step budget",
@@ -140,7 +141,7 @@ def run_one(method: str, k: int, seed: int, cfg: dict, test, cache: dict, device
     if method == "random_init":
         if (method, k, seed) in cache:  # trained by the learning-rate sweep, at the chosen rate
             model = cache.pop((method, k, seed))
-            return evaluate(model, vision.tensor_batches(tx, test.labels), vision.model_device(model))[1]
+            return evaluate(model, DataLoader(TensorDataset(tx, torch.as_tensor(test.labels)), batch_size=250))[1]
         _, res = vision.train_from_scratch(
             train, tx, test.labels, lr=cfg["random_init"]["lr"], size=size, seed=seed, device=device,
             progress=False, **_budget(cfg),

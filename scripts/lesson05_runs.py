@@ -32,7 +32,7 @@ import torch
 from course_lib import transformers_ft as tf
 from course_lib.seed import seed_everything
 from course_lib.textdata import polarity_test, polarity_train
-from course_lib.training import fit_linear_probe
+from course_lib.training import accuracy, fit_linear_probe
 
 OUT = Path(__file__).resolve().parent.parent / "data" / "lesson05" / "results.json"
 CONFIG = {
@@ -133,7 +133,7 @@ def main() -> None:
         if args.only != "scratch":
             ftr = tf.minilm_features(train.texts, "mean", max_length=mc["max_length"])
             probe = fit_linear_probe(ftr, torch.as_tensor(train.labels), num_classes=2, **cfg["probe_minilm"])
-            row["probe"] = round(tf.accuracy(probe(feats_test).argmax(1), test.labels), 4)
+            row["probe"] = round(accuracy(probe(feats_test).argmax(1), test.labels), 4)
             r = tf.finetune_minilm(train, test, pretrained=True, lr=mc["lr_pretrained"], head_lr=mc["head_lr"], epochs=mc["epochs"], batch_size=mc["batch_size"], max_length=mc["max_length"], seed=seed)
             row["finetune"] = round(r.accuracy, 4)
             row["finetune_seconds"] = round(r.seconds, 1)
@@ -162,7 +162,7 @@ def main() -> None:
     y_test = torch.as_tensor(test.labels)
     sm = results["smollm2"]
     sm["test_seconds"] = round(time.perf_counter() - t0, 1)
-    sm["zero_shot"] = round(tf.accuracy(tf.zero_shot_predict(fte.scores), y_test), 4)
+    sm["zero_shot"] = round(accuracy(tf.zero_shot_predict(fte.scores), y_test), 4)
     save(f"zero-shot {sm['zero_shot']:.3f} ({sm['test_seconds']} s for {len(test)} test sentences)")
     big = polarity_train(max(cfg["ns"]))
     ftr_all = tf.decoder_features(model, tok, big.texts, max_length=sc["max_length"], keep_block_input=True)
@@ -171,12 +171,12 @@ def main() -> None:
         pos = [big.texts.index(t) for t in train.texts]
         last = ftr_all.last[pos]
         probe = fit_linear_probe(last, torch.as_tensor(train.labels), num_classes=2, **cfg["probe_smollm2"])
-        acc_probe = tf.accuracy(probe(fte.last).argmax(1), y_test)
+        acc_probe = accuracy(probe(fte.last).argmax(1), y_test)
         t0 = time.perf_counter()
         sub = tf.DecoderFeatures(last, ftr_all.scores[pos], ftr_all.lengths[pos], ftr_all.block_input[pos])
         lb = sc["last_block"]
         clf = tf.train_last_block(model, tok, sub, train.labels, epochs=lb["epochs"], lr=lb["lr"], batch_size=lb["batch_size"], seed=seed)
-        acc_block = tf.accuracy(tf.predict_last_block(clf, fte), y_test)
+        acc_block = accuracy(tf.predict_last_block(clf, fte), y_test)
         sm[f"n{n}"] = {"probe": round(acc_probe, 4), "last_block": round(acc_block, 4), "last_block_seconds": round(time.perf_counter() - t0, 1)}
         save(f"SmolLM2 n={n}: last-token probe {acc_probe:.3f}, last block + head {acc_block:.3f}")
     del ftr_all
@@ -188,8 +188,8 @@ def main() -> None:
     few = tf.decoder_features(model, tok, few_test.texts, max_length=sc["max_length"], prefix=prefix)
     sm["few_shot"] = {
         "n_test": len(few_test),
-        "zero_shot_same_subset": round(tf.accuracy(tf.zero_shot_predict(zero.scores), few_test.labels), 4),
-        "few_shot": round(tf.accuracy(tf.zero_shot_predict(few.scores), few_test.labels), 4),
+        "zero_shot_same_subset": round(accuracy(tf.zero_shot_predict(zero.scores), few_test.labels), 4),
+        "few_shot": round(accuracy(tf.zero_shot_predict(few.scores), few_test.labels), 4),
     }
     save(f"few-shot (k={sc['few_shot_k']}) {sm['few_shot']}")
 

@@ -60,13 +60,12 @@ def parse_args(argv=None):
 
 
 def local_data(n: int, max_length: int):
-    from course_lib import peft as P
     from course_lib.models import load_minilm_tokenizer
-    from course_lib.textdata import polarity_test, polarity_train
+    from course_lib.textdata import encode, polarity_test, polarity_train
 
     tok = load_minilm_tokenizer()
     train, test = polarity_train(n), polarity_test()
-    return P.encode(train.texts, tok, max_length), train.labels, P.encode(test.texts, tok, max_length), test.labels
+    return encode(train.texts, tok, max_length), train.labels, encode(test.texts, tok, max_length), test.labels
 
 
 def make_bundle(folder: Path, n: int, max_length: int) -> None:
@@ -124,6 +123,7 @@ def run_job(job: dict) -> dict:
     torch.set_num_threads(job["threads"])
     from course_lib import peft as P
     from course_lib.seed import seed_everything
+    from course_lib.textdata import batches
 
     seed_everything(job["seed"])
     t0 = time.perf_counter()
@@ -134,7 +134,7 @@ def run_job(job: dict) -> dict:
     else:
         tr_enc, tr_y, te_enc, te_y = local_data(job["n"], job["max_length"])
         encoder = None
-    test_batches = P.batches(te_enc, te_y, 64)
+    test_batches = batches(te_enc, te_y, 64)
     result, _ = P.run_method(
         job["method"], tr_enc, tr_y, test_batches, epochs=job["epochs"], batch_size=job["batch_size"],
         r=job["r"], alpha=job["alpha"], seed=job["seed"], progress=False, encoder=encoder,

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from course_lib import peft as P  # noqa: E402
 from course_lib.models import load_minilm_tokenizer  # noqa: E402
-from course_lib.textdata import TextSplit, polarity_train  # noqa: E402
+from course_lib.textdata import TextSplit, batches, encode, polarity_train  # noqa: E402
 
 CONFIG = {"n_train": 200, "n_validation": 400, "max_length": 32, "epochs": 5, "batch_size": 16,
           "n_prefix": 10, "seed": 0, "rates": [3e-3, 1e-2, 3e-2]}
@@ -46,8 +46,8 @@ def main() -> int:
     tok = load_minilm_tokenizer()
     train = polarity_train(cfg["n_train"])
     val = validation_split(cfg["n_train"], cfg["n_validation"])
-    train_enc = P.encode(train.texts, tok, cfg["max_length"])
-    val_batches = P.batches(P.encode(val.texts, tok, cfg["max_length"]), val.labels, batch_size=64)
+    train_enc = encode(train.texts, tok, cfg["max_length"])
+    val_batches = batches(encode(val.texts, tok, cfg["max_length"]), val.labels, batch_size=64)
     runs, log = [], []
     for lr in cfg["rates"]:
         t0 = time.perf_counter()

@@ -11,8 +11,8 @@ a shared, tied softmax, and writes into ``--out`` (default ``data/bilm/``):
 - ``training.json`` every setting, the seed, the corpus files' sha256, held-out perplexities
 - ``train_log.txt`` the training log
 
-Only torch and numpy are needed (the model class is imported from ``course_lib/elmo.py``,
-which imports nothing else at module level), so it runs on a bare GPU machine::
+It needs the course's Python environment (``course_lib.elmo`` imports the course's kit); on a GPU
+machine, install the course's requirements first::
 
     python scripts/pretrain_bilm.py                       # GPU if present; ~4 min on an H100
     python scripts/pretrain_bilm.py --vocab 10000 --proj 128 --hidden 256 --dropout 0.1 \
@@ -43,7 +43,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course_lib.elmo import SPECIALS, BiLM, BiLMConfig, save_bilm  # noqa: E402
+from course_lib.elmo import SPECIALS, BiLM, BiLMConfig, load_bilm_from, save_bilm  # noqa: E402
 
 
 def log(msg: str, lines: list[str]) -> None:
@@ -268,8 +268,6 @@ def main() -> int:
     model = model.cpu().eval()
     paths = save_bilm(model, args.out)
     # the fp16 checkpoint is what the course loads: check it scores the same
-    from course_lib.elmo import load_bilm_from
-
     re_model = load_bilm_from(args.out)
     vt = windows(streams["valid"], args.bptt)[:64]
     a, b = evaluate(model, vt, 64, torch.device("cpu")), evaluate(re_model, vt, 64, torch.device("cpu"))

@@ -26,6 +26,7 @@ import torch
 
 from course_lib import clip
 from course_lib.seed import seed_everything
+from course_lib.training import accuracy
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "lesson08"
@@ -61,8 +62,8 @@ def evaluate(heads: clip.ClipHeads, img: torch.Tensor, txt: torch.Tensor, split:
         "text_to_image_R@1": clip.recall_at_k(sim.T, 1), "text_to_image_R@5": clip.recall_at_k(sim.T, 5),
     }
     cls = clip.class_embeddings(heads, split.concept_names, ["an icon of a {}"])
-    pred = clip.zero_shot_logits(heads, img[split.concept_test], cls).argmax(1)
-    out["heldout_zero_shot_acc"] = float((pred == torch.as_tensor(split.concept_labels)).float().mean())
+    logits = clip.zero_shot_logits(heads, img[split.concept_test], cls)
+    out["heldout_zero_shot_acc"] = accuracy(logits, torch.as_tensor(split.concept_labels))
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 

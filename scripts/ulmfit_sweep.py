@@ -57,7 +57,7 @@ def main() -> int:
     for seed in cfg["seeds"]:
         for lr in cfg["lrs"]:
             for name in cfg["recipes"]:
-                r = ulmfit.finetune_minilm(
+                r = ulmfit.finetune_with_recipe(
                     name, lr, n_train=cfg["n_train"], epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                     max_len=cfg["max_len"], n_test=cfg["n_test"], factor=cfg["factor"], seed=seed,
                     device=device, progress=False,

@@ -18,6 +18,7 @@ import pytest
 
 from course_lib import assets, data, models, ulmfit
 from course_lib import embeddings as E
+from course_lib.assets import hashing
 from course_lib.errors import AssetError, CheckoutError, CourseError
 
 # Every file the course reads from an installed package or from data/ goes through one of these.
@@ -82,7 +83,7 @@ def _copy_asset(name: str, tmp_path: Path, monkeypatch) -> Path:
     asset = assets.get(name)
     real_base = assets.base_dir(asset)
     for rel in asset.files:
-        file = assets._split_key(rel)[0]
+        file = hashing.split_key(rel)[0]
         src, dst = real_base / file, tmp_path / file
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
@@ -173,8 +174,8 @@ def test_imagenet_list_is_checked_not_the_rest_of_the_file(tmp_path, monkeypatch
 def test_a_verified_file_is_hashed_once(tmp_path, monkeypatch):
     base = _copy_asset("wordsim-353", tmp_path, monkeypatch)
     calls = []
-    real = assets.sha256_file
-    monkeypatch.setattr(assets, "sha256_file", lambda p, *a: calls.append(p) or real(p, *a))
+    real = hashing.sha256_file
+    monkeypatch.setattr(hashing, "sha256_file", lambda p, *a: calls.append(p) or real(p, *a))
     assets.path("wordsim-353")
     assets.path("wordsim-353")
     assert len(calls) == 1
@@ -245,7 +246,7 @@ def _check_outside(site: Path, cwd: Path) -> None:
 def test_outside_a_checkout_says_so_or_follows_course_root(tmp_path):
     """course_lib copied alone (what a non-editable install does), imported from another folder."""
     site = tmp_path / "site"
-    shutil.copytree(Path(assets.__file__).parent, site / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(assets.PACKAGE_DIR, site / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     _check_outside(site, elsewhere)
@@ -266,7 +267,7 @@ def test_non_editable_pip_install_outside_a_checkout(tmp_path):
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
-    assert not (site / "data").exists() and (site / "course_lib" / "assets.py").is_file()
+    assert not (site / "data").exists() and (site / "course_lib" / "assets" / "__init__.py").is_file()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     _check_outside(site, elsewhere)

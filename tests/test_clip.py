@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from course_lib import clip
 from course_lib.errors import InputError
+from course_lib.training import softmax_with_temperature
 
 
 def test_clip_loss_is_symmetric_infonce():
@@ -76,10 +77,10 @@ def test_class_embeddings_ensemble_and_zero_shot():
 
 def test_softmax_temperature_sharpens():
     sims = torch.tensor([0.3, 0.2, 0.1])
-    lo, hi = clip.softmax_with_temperature(sims, 0.01), clip.softmax_with_temperature(sims, 1.0)
+    lo, hi = softmax_with_temperature(sims, 0.01), softmax_with_temperature(sims, 1.0)
     assert lo.max() > 0.99 > hi.max() and lo.argmax() == hi.argmax()
     with pytest.raises(InputError):
-        clip.softmax_with_temperature(sims, 0.0)
+        softmax_with_temperature(sims, 0.0)
 
 
 def test_k_shot_indices():

@@ -17,7 +17,19 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from course_lib import clip, device, peft, training, transformers_ft, ulmfit, vit
+from course_lib import (
+    clip,
+    device,
+    mlm,
+    models,
+    peft,
+    textdata,
+    training,
+    transformers_ft,
+    ulmfit,
+    vit,
+)
+from course_lib.elmo import BiLM, BiLMConfig
 
 META = torch.device("meta")
 
@@ -119,7 +131,6 @@ def test_vit_helpers_keep_the_input_device():
 
 
 def _tiny_bilm():
-    from course_lib.elmo import BiLM, BiLMConfig
 
     vocab = ["<pad>", "<unk>", "<eos>"] + [f"w{i}" for i in range(7)]
     return BiLM(BiLMConfig(vocab_size=len(vocab), proj=4, hidden=8, layers=2), vocab)
@@ -152,7 +163,6 @@ def test_vit_last_block_finetuning_follows_the_model():
 
 
 def test_mlm_helpers_follow_the_model():
-    from course_lib import mlm
 
     vocab = mlm.SPECIALS + [f"w{i}" for i in range(20)]
     tok = mlm.WordTokenizer(vocab)
@@ -161,10 +171,10 @@ def test_mlm_helpers_follow_the_model():
     texts = ["w1 w2 w3 w4 w5 w6 w7 w8 w9 w10"] * 8  # CPU batches for a meta model
     run_on_meta(mlm.mlm_loss, model, tok, texts)
     run_on_meta(mlm.masked_predictions, model, tok, "w1 w2 w3", ["w2"])
-    b = mlm.batch_of(tok, texts)
+    b = textdata.encode(texts, tok)
     x, y = mlm.mask_tokens(b["input_ids"], len(vocab), generator=torch.Generator().manual_seed(0))
     run_on_meta(mlm.masked_logits, model, x, b["attention_mask"], y)
-    clf = transformers_ft.MeanPoolClassifier(encoder=model.bert).to(META)
+    clf = models.MeanPoolClassifier(model.bert).to(META)
     run_on_meta(training.evaluate, clf, [{**b, "labels": torch.zeros(len(texts), dtype=torch.long)}])
 
 

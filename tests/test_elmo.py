@@ -27,9 +27,9 @@ def tiny():
 
 def test_reverse_padded_reverses_within_length():
     x = torch.tensor([[1, 2, 3, 4], [5, 6, 0, 0]])
-    out = elmo._reverse_padded(x, torch.tensor([4, 2]))
+    out = elmo.reverse_padded(x, torch.tensor([4, 2]))
     assert out.tolist() == [[4, 3, 2, 1], [6, 5, 0, 0]]
-    assert elmo._reverse_padded(out, torch.tensor([4, 2])).tolist() == x.tolist()
+    assert elmo.reverse_padded(out, torch.tensor([4, 2])).tolist() == x.tolist()
 
 
 def test_directions_see_only_their_side(tiny):

@@ -10,7 +10,9 @@ import torch
 
 from course_lib import foundation as F
 from course_lib import peft as P
+from course_lib import textdata
 from course_lib.errors import InputError
+from course_lib.models import MeanPoolClassifier
 
 tiny_bert = test_peft.tiny_bert  # the same 2-layer, 16-d BERT fixture as lesson 06's tests
 
@@ -77,7 +79,7 @@ def test_lora_model_starts_from_the_probe(tiny_bert):
 
 
 def test_train_lora_runs(tiny_bert):
-    enc = P.encode(TEXTS * 4, WordTokenizer(), 8)
+    enc = textdata.encode(TEXTS * 4, WordTokenizer(), 8)
     labels = np.array([0, 1, 0, 1, 1] * 4)
     model = F.lora_model(tiny_bert, 2, r=2)
     hist = F.train_lora(model, enc, labels, epochs=2, lr=1e-2, batch_size=8, progress=False)
@@ -100,13 +102,13 @@ def test_server_swaps_tasks_and_matches_separate_models(tiny_bert):
         server.add(name, F.LORA, [f"c{i}" for i in range(m.head.out_features)], head, F.adapter_state(m))
     probe_head = torch.nn.Linear(16, 2)
     server.add("a", F.PROBE, ["x", "y"], probe_head)
-    enc = P.encode(TEXTS, tok, 8)
+    enc = textdata.encode(TEXTS, tok, 8)
     for order in (["a", "b", "a"], ["b", "a"]):
         for name in order:
             got = server.logits(name, F.LORA, TEXTS)
             assert (got - F.logits_of(models[name].eval(), enc)).abs().max() < 1e-5
     # a probe serves on the untouched base (B = 0), whatever was swapped in before
-    plain = P.MeanPoolClassifier(tiny_bert, num_labels=2)
+    plain = MeanPoolClassifier(tiny_bert, num_labels=2)
     with torch.no_grad():
         want = probe_head(plain.embed(enc["input_ids"], enc["attention_mask"]))
     assert (server.logits("a", F.PROBE, TEXTS) - want).abs().max() < 1e-5

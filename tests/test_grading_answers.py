@@ -96,3 +96,34 @@ def test_guard_source_compiles(notebook):
     compile(answers.guard_source(notebook), notebook, "exec")
     compile(answers.wrap_student_source(["f"]), notebook, "exec")
     assert textwrap.dedent(answers.guard_source(notebook)).startswith("def __course_guard")
+
+
+def test_the_guard_reaches_every_module_that_holds_an_answer():
+    """A function re-exported by a package, or imported by name into another course_lib module,
+    is the same object under several names: the guard must replace it under all of them, so
+    ``from course_lib.<package>.<submodule> import answer`` gets no further than the package name."""
+    script = textwrap.dedent(
+        """
+        import importlib, pkgutil, sys
+        import course_lib
+        from course_lib.grading import answers
+        for info in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
+            if not info.name.startswith("course_lib.grading") and info.name != "course_lib.__main__":
+                importlib.import_module(info.name)
+        names = sorted({n for nb in answers.ANSWERS.values() for g in nb.values() for n in g})
+        originals = {}
+        for dotted in names:
+            module, attr = dotted.rsplit(".", 1)
+            originals[dotted] = getattr(importlib.import_module(module), attr)
+        for nb in answers.ANSWERS:
+            exec(answers.guard_source(nb), {})
+        left = [f"{name}.{key} is {dotted}" for dotted, fn in originals.items()
+                for name, mod in list(sys.modules.items())
+                if name.startswith("course_lib.") and not name.startswith("course_lib.grading")
+                for key, value in vars(mod).items() if value is fn]
+        print("LEFT", left)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "LEFT []" in out.stdout, out.stdout[-2000:]

@@ -5,7 +5,7 @@ Bottom to top; a module may import from its own layer or any layer below, never 
 0. core: errors, device, seed (and the package's ``__init__``)
 1. assets: the registry every file read goes through
 2. data and models: data, corpus, textdata, models
-3. kit: training (fit, evaluate, probes), schedules, widgets (the widget kit), plots
+3. kit: cache, training (fit, evaluate, probes, freezing), schedules, widgets (the widget kit), plots
 4. lessons: one module per lesson, built on the kit
 5. tools: the command line (``__main__``) and grading
 
@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "__init__": 0, "errors": 0, "device": 0, "seed": 0,
     "assets": 1,
     "data": 2, "corpus": 2, "textdata": 2, "models": 2,
-    "training": 3, "schedules": 3, "widgets": 3, "plots": 3,
+    "cache": 3, "training": 3, "schedules": 3, "widgets": 3, "plots": 3,
     "tour": 4, "vision": 4, "embeddings": 4, "elmo": 4, "ulmfit": 4, "transformers_ft": 4, "mlm": 4,
     "peft": 4, "vit": 4, "clip": 4, "foundation": 4,
     "__main__": 5, "grading": 5,
@@ -84,7 +84,30 @@ def test_no_private_names_across_modules(path):
     assert not private, "private names used across modules (make them public, or move them):\n" + "\n".join(private)
 
 
-def test_the_test_sees_function_level_imports():
+def test_the_test_sees_function_level_imports(tmp_path):
     """The scanner reads imports inside functions too (a hidden upward import is still upward)."""
-    found = {dep for _, dep, _ in _imports(PACKAGE / "elmo.py")}
-    assert "widgets" in found  # imported inside mix_widget()
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from course_lib.widgets import log_slider\n    import course_lib.training\n")
+    found = {dep for _, dep, _ in _imports(probe)}
+    assert found == {"widgets", "training"}
+
+
+def test_no_course_lib_import_inside_a_function():
+    """Every course_lib import sits at the top of its module, where a reader sees the module's
+    dependencies; the one exception is the grader's sandboxed worker, which must import the
+    grading code only after its limits are set."""
+    allowed = {("grading.sandbox", "grading.grade")}
+    hidden = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                for node in ast.walk(fn):
+                    mod = None
+                    if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("course_lib"):
+                        mod = node.module
+                    elif isinstance(node, ast.Import):
+                        mod = next((a.name for a in node.names if a.name.startswith("course_lib")), None)
+                    if mod and (_module(path), mod.removeprefix("course_lib.")) not in allowed:
+                        hidden.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {mod} inside {fn.name}()")
+    assert not hidden, "move these imports to the top of their module:\n" + "\n".join(hidden)

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from course_lib import mlm
+from course_lib import mlm, textdata
 from course_lib.errors import InputError
-from course_lib.transformers_ft import MeanPoolClassifier
+from course_lib.models import MeanPoolClassifier
 
 VOCAB = mlm.SPECIALS + ["the", "film", "is", "a", "delight", "dull", "good", "bad"]
 
@@ -60,6 +60,8 @@ def test_word_tokenizer_and_padding():
     assert b["input_ids"].shape == b["attention_mask"].shape == (2, 8)
     assert b["attention_mask"][1].tolist() == [1] * 4 + [0] * 4
     assert tok.convert_ids_to_tokens([2, 6]) == ["[CLS]", "film"]
+    padded = textdata.encode(["The film is a delight.", "a dull , bad film"], tok, max_length=6)  # the course's encoder
+    assert padded["input_ids"].shape == (2, 6) and padded["attention_mask"].sum().item() == 12
     with pytest.raises(InputError):
         mlm.WordTokenizer(["the", "film"])
 
@@ -92,6 +94,6 @@ def test_committed_checkpoint_loads_and_predicts():
     scratch, _ = mlm.load_mlm(pretrained=False)
     w = "bert.embeddings.word_embeddings.weight"
     assert not torch.equal(model.state_dict()[w], scratch.state_dict()[w])
-    clf = MeanPoolClassifier(encoder=model.bert)
-    b = mlm.batch_of(tok, ["a good film", "a bad one"])
+    clf = MeanPoolClassifier(model.bert)
+    b = textdata.encode(["a good film", "a bad one"], tok)
     assert clf(**b).shape == (2, 2)

@@ -11,6 +11,9 @@ from torch import nn
 
 from course_lib import peft as P
 from course_lib.errors import InputError
+from course_lib.models import MeanPoolClassifier
+from course_lib.peft import widgets as peft_widgets
+from course_lib.training import count_parameters, train_only
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def test_lora_linear_zero_b_equals_base_and_counts():
     assert torch.equal(lora(x), base(x))
     trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
     assert sorted(trainable) == ["A", "B"]
-    assert sum(p.numel() for p in lora.parameters() if p.requires_grad) == P.lora_parameter_count(6, 5, 2)
+    assert count_parameters(lora) == P.lora_parameter_count(6, 5, 2)
 
 
 def test_lora_forward_formula_and_merge():
@@ -154,14 +157,14 @@ def test_counts_match_formulas_for_other_sizes():
 
 def test_training_memory_accounting(tiny_bert, inputs):
     batch = dict(inputs, labels=torch.tensor([0, 1, 0]))
-    full = P.MeanPoolClassifier(copy.deepcopy(tiny_bert))
-    probe = P.MeanPoolClassifier(copy.deepcopy(tiny_bert))
-    P.freeze_all_but(probe, ["head."])
-    lora = P.MeanPoolClassifier(copy.deepcopy(tiny_bert))
+    full = MeanPoolClassifier(copy.deepcopy(tiny_bert))
+    probe = MeanPoolClassifier(copy.deepcopy(tiny_bert))
+    train_only(probe, ["head."])
+    lora = MeanPoolClassifier(copy.deepcopy(tiny_bert))
     P.inject_lora(lora.encoder, r=2)
-    P.freeze_all_but(lora, [".A", ".B", "head."])
+    train_only(lora, [".A", ".B", "head."])
     m_full, m_lora = P.training_memory(full, batch), P.training_memory(lora, batch)
-    n_full = sum(p.numel() for p in full.parameters())
+    n_full = count_parameters(full, trainable_only=False)
     assert m_full["gradients"] == 4 * n_full and m_full["optimizer"] == 8 * n_full
     assert m_lora["gradients"] < 0.2 * m_full["gradients"]
     assert m_full["activations"] > 0 and m_lora["activations"] > 0
@@ -170,15 +173,33 @@ def test_training_memory_accounting(tiny_bert, inputs):
     assert all(p.grad is None for p in full.parameters())  # the measurement leaves no gradients
 
 
-def test_batches_trim_padding_and_epoch_shuffle():
-    enc = {"input_ids": torch.arange(40).reshape(5, 8), "attention_mask": torch.tensor(
-        [[1] * 3 + [0] * 5, [1] * 2 + [0] * 6, [1] * 8, [1] * 1 + [0] * 7, [1] * 4 + [0] * 4])}
-    out = P.batches(enc, [0, 1, 0, 1, 0], batch_size=2)
-    assert [b["input_ids"].shape[1] for b in out] == [3, 8, 4]
-    loader = P.EpochBatches(enc, [0, 1, 0, 1, 0], batch_size=2, seed=0)
-    assert len(loader) == 3
-    e1 = torch.cat([b["labels"] for b in loader])
-    assert sorted(e1.tolist()) == [0, 0, 0, 1, 1]
+def test_classifiers_are_the_course_classifier(tiny_bert):
+    """Prompt and prefix tuning build on models.MeanPoolClassifier (one classifier in the course);
+    peft no longer has its own classifier, batching or freezing."""
+    assert issubclass(P.PromptTuningClassifier, MeanPoolClassifier)
+    assert issubclass(P.PrefixTuningClassifier, MeanPoolClassifier)
+    for gone in ("MeanPoolClassifier", "encode", "batches", "EpochBatches", "freeze_all_but"):
+        assert not hasattr(P, gone), gone
+    model = P.build_method("prompt tuning", encoder=copy.deepcopy(tiny_bert), n_virtual=2)
+    assert model.encoder.pooler is not None, "peft keeps the encoder's pooler (the committed counts include it)"
+
+
+def test_no_course_lib_imports_inside_functions():
+    import ast
+    from pathlib import Path
+
+    root = Path(P.__file__).resolve().parent.parent
+    inner = []
+    for path in sorted([*(root / "peft").glob("*.py"), *(root / "foundation").glob("*.py")]):
+        tree = ast.parse(path.read_text())
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                for node in ast.walk(fn):
+                    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                        [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                    if any(n.startswith("course_lib") for n in names):
+                        inner.append(f"{path.name}:{node.lineno}")
+    assert not inner, inner
 
 
 def test_format_table_and_text():
@@ -210,7 +231,7 @@ def test_lora_trainer_button_trains_and_reports(monkeypatch):
         calls.append((method, kw))
         return P.MethodResult(method, 100, 100_000, 0.75, 1.0, 1.0, 10.0, 1, 5e-4), None
 
-    monkeypatch.setattr(P, "run_method", fake_run)
+    monkeypatch.setattr(peft_widgets, "run_method", fake_run)  # the name the widget calls
     panel = P.lora_trainer({}, [], [], epochs=1)
     panel.controls["r"].value = 4
     panel.train.button.click()

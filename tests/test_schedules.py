@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import schedules
+from course_lib import schedules, training
 from course_lib.errors import InputError
 
 
@@ -74,10 +74,10 @@ def test_layer_rates_and_groups():
 def test_unfreeze_next_goes_top_down():
     layers = [nn.Linear(2, 2) for _ in range(3)]
     for layer in layers:
-        schedules.set_trainable(layer, False)
+        training.set_requires_grad(layer, False)
     assert schedules.unfreeze_next(layers) == 2
     assert schedules.unfreeze_next(layers) == 1
-    assert [schedules.is_trainable(x) for x in layers] == [False, True, True]
+    assert [training.is_trainable(x) for x in layers] == [False, True, True]
     assert schedules.unfreeze_next(layers) == 0
     assert schedules.unfreeze_next(layers) is None
 
@@ -202,9 +202,9 @@ def test_ablation_trainer_runs_the_chosen_recipe_and_appends_a_row(monkeypatch):
 
     def fake(recipe, lr, **kw):
         calls.append((recipe, lr, kw))
-        return ulmfit.RunResult(recipe.name, lr, 0.8125, 0.01, 1.0, 10)
+        return ulmfit.RecipeRun(recipe.name, lr, 0.8125, 0.01, 1.0, 10)
 
-    monkeypatch.setattr(ulmfit, "finetune_minilm", fake)
+    monkeypatch.setattr(ulmfit, "finetune_with_recipe", fake)
     rows = []
     panel = ulmfit.ablation_trainer(rows, n_train=16, epochs=1, n_test=8)
     panel.controls["stlr"].value = False
@@ -214,3 +214,18 @@ def test_ablation_trainer_runs_the_chosen_recipe_and_appends_a_row(monkeypatch):
     assert calls[0][2] == {"n_train": 16, "epochs": 1, "n_test": 8, "progress": True}
     assert rows[-1]["accuracy"] == 0.812 and rows[-1]["recipe"] == ulmfit.Recipe(True, False, True).name
     assert "81.2%" in panel.train.message and not panel.train.button.disabled
+
+
+def test_warmup_schedules_rise_then_fall_to_zero():
+    for make in (lambda o: schedules.warmup_linear_decay(o, 50), lambda o: schedules.warmup_cosine(o, 50, 0.2)):
+        opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched, rates = make(opt), []
+        for _ in range(50):
+            rates.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        peak = int(np.argmax(rates))
+        assert 0 < peak < 15 and rates[peak] == pytest.approx(1.0)
+        assert all(a < b for a, b in zip(rates[:peak], rates[1 : peak + 1], strict=True))  # warm-up rises
+        assert all(a >= b for a, b in zip(rates[peak:], rates[peak + 1 :], strict=False))  # then falls
+        assert rates[-1] < 0.05

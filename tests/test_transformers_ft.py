@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib import models
 from course_lib import transformers_ft as tf
 from course_lib.errors import InputError
 from course_lib.textdata import TextSplit
-from course_lib.training import count_parameters
+from course_lib.training import accuracy, count_parameters
+from course_lib.transformers_ft import decoder, widgets
 
 
 def test_mean_pool_ignores_padding_and_empty_rows():
@@ -60,8 +62,8 @@ def test_few_shot_prefix_format():
 
 
 def test_prompt_truncation_keeps_the_cue():
-    tok = tf._minilm_tokenizer()
-    ids = tf._tokenize_prompts(tok, ["word " * 100, "short ."], "Review: {text}\nSentiment:", max_length=20)
+    tok = tf.minilm_tokenizer()
+    ids = decoder._tokenize_prompts(tok, ["word " * 100, "short ."], "Review: {text}\nSentiment:", max_length=20)
     cue = tok("\nSentiment:", add_special_tokens=False)["input_ids"]
     assert len(ids[0]) == 20 and ids[0][-len(cue) :] == cue
     assert len(ids[1]) < 20
@@ -70,11 +72,11 @@ def test_prompt_truncation_keeps_the_cue():
 def test_zero_shot_predict_picks_larger_logit():
     scores = torch.tensor([[2.0, 1.0], [0.5, 3.0]])
     assert tf.zero_shot_predict(scores).tolist() == [0, 1]
-    assert tf.accuracy(tf.zero_shot_predict(scores), np.array([0, 0])) == 0.5
+    assert accuracy(tf.zero_shot_predict(scores), np.array([0, 0])) == 0.5
 
 
 def test_freeze_minilm_counts_match_widget_table():
-    model = tf.MeanPoolClassifier()
+    model = models.minilm_classifier()
     for n_frozen in (0, 2, 6):
         trainable = tf.freeze_minilm(model, n_frozen)
         assert trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -83,6 +85,10 @@ def test_freeze_minilm_counts_match_widget_table():
     assert tf.trainable_minilm(6)[0] == 384 * 2 + 2  # the head only
     with pytest.raises(InputError):
         tf.freeze_minilm(model, 7)
+    tf.freeze_minilm(model, 2)
+    assert not any(p.requires_grad for m in (model.encoder.embeddings, *model.encoder.encoder.layer[:2]) for p in m.parameters())
+    assert all(p.requires_grad for m in (*model.encoder.encoder.layer[2:], model.head) for p in m.parameters())
+    assert tf.minilm_layers(model) is tf.minilm_layers(model.encoder) is model.encoder.encoder.layer
 
 
 def test_widget_demo_updates_parameter_count():
@@ -101,7 +107,7 @@ def test_finetune_widget_trains_with_the_chosen_settings(monkeypatch):
         calls.append(kw)
         return tf.FinetuneResult(accuracy=0.75, seconds=1.0, trainable=123)
 
-    monkeypatch.setattr(tf, "finetune_minilm", fake)
+    monkeypatch.setattr(widgets, "finetune_minilm", fake)
     data = TextSplit(["a", "b"], np.array([0, 1]))
     panel = tf.finetune_widget(data, data, epochs=1)
     panel.controls["n_frozen"].value = 5
@@ -150,7 +156,7 @@ def test_train_last_block_learns_a_separable_toy_task():
     block_input[:, :, 0] += torch.as_tensor(y * 2.0 - 1.0)[:, None]
     feats = tf.DecoderFeatures(last=torch.zeros(n, 32), scores=torch.zeros(n, 2), lengths=torch.full((n,), t), block_input=block_input)
     clf = tf.train_last_block(model, Tok(), feats, y, epochs=15, lr=3e-3, progress=False)
-    assert tf.accuracy(tf.predict_last_block(clf, feats), y) > 0.9
+    assert accuracy(tf.predict_last_block(clf, feats), y) > 0.9
     with pytest.raises(InputError):
         tf.train_last_block(model, Tok(), tf.DecoderFeatures(feats.last, feats.scores, feats.lengths), y, progress=False)
 
@@ -196,17 +202,22 @@ def test_finetune_minilm_reports_validation_per_epoch_and_train_accuracy():
     assert r.train_acc is not None and 0.0 <= r.train_acc <= 1.0
 
 
-def test_feature_cache_is_checksummed(tmp_path, monkeypatch):
-    """A cache file is used only when its sha256 matches; an altered one is recomputed."""
-    monkeypatch.setattr(tf, "CACHE_DIR", tmp_path)
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return torch.arange(5.0)
-
-    assert torch.equal(tf._cached("f", "k", compute), torch.arange(5.0)) and len(calls) == 1
-    assert (tmp_path / "f-k.pt.sha256").is_file()
-    assert torch.equal(tf._cached("f", "k", compute), torch.arange(5.0)) and len(calls) == 1, "read back"
-    torch.save(torch.zeros(5), tmp_path / "f-k.pt")  # altered behind the cache's back
-    assert torch.equal(tf._cached("f", "k", compute), torch.arange(5.0)) and len(calls) == 2, "recomputed"
+def test_text_loader_orders_and_epoch_reshuffles():
+    """Unshuffled batches go by length (less padding); shuffled ones follow NumPy's seeded
+    permutation; the training loader reshuffles every epoch, reproducibly."""
+    texts = ["a b c d e f .", "a .", "a b c .", "a b .", "a b c d e .", "a b c d ."] * 3
+    split = TextSplit(texts, np.arange(18) % 2)
+    tok = tf.minilm_tokenizer()
+    plain = tf.text_loader(split, tok, batch_size=4)
+    lengths = [int(n) for b in plain for n in b["attention_mask"].sum(1)]
+    assert lengths == sorted(lengths) and sum(len(b["labels"]) for b in plain) == 18
+    assert all(b["attention_mask"][:, -1].any() for b in plain), "each batch trimmed to its longest sentence"
+    shuffled = tf.text_loader(split, tok, batch_size=4, shuffle=True, seed=3)
+    order = np.random.default_rng(3).permutation(18)
+    assert torch.equal(torch.cat([b["labels"] for b in shuffled]), torch.as_tensor(split.labels[order]))
+    loader = tf.shuffled_loader(split, tok, batch_size=4, seed=1)
+    first, second = list(loader), list(loader)
+    assert len(loader) == len(first) == 5
+    assert torch.equal(first[0]["input_ids"], tf.text_loader(split, tok, 4, shuffle=True, seed=1000)[0]["input_ids"])
+    assert not all(torch.equal(a["labels"], b["labels"]) for a, b in zip(first, second, strict=True))
+    assert tf.length_order([3, 1, 2, 1]).tolist() == [1, 3, 2, 0]  # stable: ties keep their order

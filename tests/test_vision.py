@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import assets, data, models, vision
+from course_lib import assets, data, models, schedules, vision
+from course_lib.device import model_device
 from course_lib.errors import InputError
 from course_lib.training import count_parameters, fit
 
@@ -29,17 +30,17 @@ def test_blocks_cover_every_parameter(net):
     assert s.per_block["classifier"][1] == 1280 * 10 + 10
 
 
-def test_set_trainable_and_feature_extraction(net):
+def test_train_blocks_and_feature_extraction(net):
     n = vision.freeze_all_but_classifier(net)
     assert n == 12810 == count_parameters(net)
     s = vision.parameter_summary(net)
     assert s.percent == pytest.approx(100 * 12810 / s.total)
-    vision.set_trainable(net, ["stage7", "classifier"])
+    vision.train_blocks(net, ["stage7", "classifier"])
     assert count_parameters(net) == s.per_block["stage7"][1] + 12810
-    vision.set_trainable(net, vision.BLOCKS)
+    vision.train_blocks(net, vision.BLOCKS)
     assert count_parameters(net) == s.total
     with pytest.raises(InputError):
-        vision.set_trainable(net, ["stage8"])
+        vision.train_blocks(net, ["stage8"])
 
 
 def test_top_blocks():
@@ -50,15 +51,21 @@ def test_top_blocks():
 
 
 def test_parameter_groups_discriminative(net):
-    vision.set_trainable(net, ["stage6", "stage7", "head", "classifier"])
-    groups = vision.parameter_groups(net, head_lr=1e-3, backbone_lr=1e-4, decay=0.5)
+    vision.train_blocks(net, ["stage6", "stage7", "head", "classifier"])
+    groups = vision.parameter_groups(net, head_lr=1e-3, backbone_lr=1e-4, factor=2)
     names = [g["name"] for g in groups]
     assert names == ["classifier", "head", "stage7", "stage6"]
     lrs = [g["lr"] for g in groups]
     assert lrs == pytest.approx([1e-3, 1e-4, 5e-5, 2.5e-5])
+    # each block below the top backbone block: the rate above divided by factor (schedules.layer_rates)
+    assert lrs[1:] == schedules.layer_rates(1e-4, len(vision.BACKBONE_BLOCKS), 2)[::-1][:3]
+    flat = vision.parameter_groups(net, head_lr=1e-3, backbone_lr=1e-4)  # factor=1: one backbone rate
+    assert [g["lr"] for g in flat] == [1e-3, 1e-4, 1e-4, 1e-4]
+    with pytest.raises(InputError, match="factor"):
+        vision.parameter_groups(net, 1e-3, 1e-4, factor=0.5)
     n_in_groups = sum(p.numel() for g in groups for p in g["params"])
     assert n_in_groups == count_parameters(net)
-    vision.set_trainable(net, [])
+    vision.train_blocks(net, [])
     with pytest.raises(InputError, match="nothing to train"):
         vision.parameter_groups(net, 1e-3, 1e-4)
     with pytest.raises(InputError):
@@ -66,7 +73,7 @@ def test_parameter_groups_discriminative(net):
 
 
 def test_everything_frozen_trains_nothing(net):
-    vision.set_trainable(net, [])
+    vision.train_blocks(net, [])
     x = torch.zeros(2, 3, 32, 32)
     with pytest.raises(InputError, match="nothing to train"):
         fit(net, [(x, torch.zeros(2, dtype=torch.long))], epochs=1, progress=False)
@@ -335,8 +342,8 @@ class _DeviceCheckingNet(nn.Module):
 
 def test_inputs_are_moved_to_the_models_device():
     stub = _DeviceCheckingNet().eval()
-    assert vision.model_device(stub).type == "meta"
-    assert vision.model_device(nn.ReLU()) == torch.device("cpu")
+    assert model_device(stub).type == "meta"
+    assert model_device(nn.ReLU()) == torch.device("cpu")
     images = data.animal_test_set(per_class=1).images
     x = vision.efficientnet_inputs(images, 16)  # on the CPU, as the lesson makes them
     feats = vision.extract_features(stub, images, size=16, tag="device-check", progress=False)

@@ -26,7 +26,7 @@ def test_conversion_is_complete(model):
     assert 21.5e6 < n < 22.5e6
     assert not any(p.requires_grad for p in model.parameters())
     assert not any(p.is_meta for p in model.parameters())
-    state = vit._cached_state()
+    state = vit.dinov2._cached_state()
     assert set(state) == set(model.state_dict())
     # every anonymous MatMul was named and transposed into nn.Linear's layout
     assert state["encoder.layer.0.mlp.fc1.weight"].shape == (1536, 384)
@@ -206,7 +206,7 @@ def test_block_inputs_and_cls_path_match_the_full_model(model, few_images):
             clf = vit.LastBlocksClassifier(model, n_last=n_last)
             assert torch.allclose(clf.features(tokens), ref, atol=1e-4)
         # the CLS-only path of one block equals the full block's CLS output
-        full = vit._block_output(model.encoder.layer[-1](tokens))[:, 0]  # tokens entering block 11 here
+        full = vit.block_output(model.encoder.layer[-1](tokens))[:, 0]  # tokens entering block 11 here
         assert torch.allclose(vit.cls_block_output(model.encoder.layer[-1], tokens), full, atol=1e-4)
     with pytest.raises(InputError):
         vit.block_inputs(model, images[:2], n_last=0)

@@ -15,6 +15,9 @@ checks that every name exists and that a solution calling one scores 0.
 
 from __future__ import annotations
 
+import ast
+import functools
+
 ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
     "00_setup_and_tour_exercises": {
         "softmax_t": ("course_lib.training.softmax_with_temperature", "course_lib.clip.softmax_with_temperature"),
@@ -22,10 +25,10 @@ ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
         "train_loop": ("course_lib.training.fit",),
     },
     "01_scratch_vs_transfer_exercises": {
-        "ex2_freeze": ("course_lib.vision.freeze_all_but_classifier", "course_lib.vision.set_trainable"),
+        "ex2_freeze": ("course_lib.vision.freeze_all_but_classifier", "course_lib.vision.train_blocks"),
         "ex3_groups": ("course_lib.vision.parameter_groups", "course_lib.schedules.discriminative_param_groups"),
         "ex4_count": ("course_lib.training.count_parameters", "course_lib.peft.parameter_report"),
-        "ex5_finetune_top": ("course_lib.training.fit", "course_lib.vision.set_trainable",
+        "ex5_finetune_top": ("course_lib.training.fit", "course_lib.vision.train_blocks",
                              "course_lib.vision.freeze_all_but_classifier", "course_lib.vision.finetune_efficientnet",
                              "course_lib.vision.gradual_unfreeze"),
     },
@@ -99,13 +102,9 @@ def answer_names(notebook: str) -> dict[str, tuple[str, ...]]:
 
 def tripwire(dotted: str, original):
     """``original`` that raises :class:`AnswerImported` when called from inside student code."""
-    import functools
-
-    from course_lib.grading import answers
-
     @functools.wraps(original)
     def guarded(*args, **kwargs):
-        if answers.STUDENT_DEPTH != 0:  # outside student code it is exactly 0
+        if STUDENT_DEPTH != 0:  # outside student code it is exactly 0
             raise AnswerImported(
                 f"{dotted} is the course library's version of this exercise's answer: the exercise "
                 "asks you to write it yourself, so a solution that calls it scores 0"
@@ -118,34 +117,39 @@ def tripwire(dotted: str, original):
 
 def student_function(fn):
     """``fn`` wrapped so that tripwires know student code is running while it runs."""
-    import functools
-
-    from course_lib.grading import answers
-
     @functools.wraps(fn)
     def student(*args, **kwargs):
-        answers.STUDENT_DEPTH += 1
+        global STUDENT_DEPTH
+        STUDENT_DEPTH += 1
         try:
             return fn(*args, **kwargs)
         finally:
-            answers.STUDENT_DEPTH -= 1
+            STUDENT_DEPTH -= 1
 
     return student
 
 
 def guard_source(notebook: str) -> str:
-    """Kernel source that puts a tripwire on every answer function of ``notebook``'s exercises."""
+    """Kernel source that puts a tripwire on every answer function of ``notebook``'s exercises,
+    wherever the package holds it: the module that defines it, a package that re-exports it, and
+    every course_lib module that imported it by name (so ``from course_lib.vision.train import
+    ...`` does not get past it)."""
     names = sorted({n for group in answer_names(notebook).values() for n in group})
     if not names:
         return ""
     return (
         "def __course_guard(names):\n"
-        "    import importlib\n"
+        "    import importlib, sys\n"
         "    from course_lib.grading.answers import tripwire\n"
         "    for dotted in names:\n"
         "        module, attr = dotted.rsplit('.', 1)\n"
-        "        mod = importlib.import_module(module)\n"
-        "        setattr(mod, attr, tripwire(dotted, getattr(mod, attr)))\n"
+        "        original = getattr(importlib.import_module(module), attr)\n"
+        "        guarded = tripwire(dotted, original)\n"
+        "        for name, mod in list(sys.modules.items()):\n"
+        "            if (name == 'course_lib' or name.startswith('course_lib.')) and not name.startswith('course_lib.grading'):\n"
+        "                for key, value in list(vars(mod).items()):\n"
+        "                    if value is original:\n"
+        "                        setattr(mod, key, guarded)\n"
         f"__course_guard({names!r})\n"
         "del __course_guard\n"
     )
@@ -168,8 +172,6 @@ def wrap_student_source(names) -> str:
 
 def defined_names(source: str) -> list[str]:
     """Top-level function and class names a solution cell defines (from the instructor's source)."""
-    import ast
-
     try:
         tree = ast.parse(source)
     except SyntaxError:

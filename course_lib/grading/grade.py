@@ -40,6 +40,7 @@ from pathlib import Path
 
 import nbformat
 
+from course_lib.grading import answers
 from course_lib.grading.notebooks import (
     NOTEBOOK_DIR,
     exercise_notebooks,
@@ -51,6 +52,7 @@ from course_lib.grading.notebooks import (
     read,
     split_hidden,
 )
+from course_lib.grading.sandbox import Limits, Sandbox
 
 GRADER_VERSION = 3  # part of the cache key: results of an older grader are not reused
 DEFAULT_TIMEOUT = 60  # seconds per cell: nbgrader's 30 s default is short for a cold torch import
@@ -442,8 +444,6 @@ def run_graded(
     off for student code before anything runs (:mod:`course_lib.grading.answers`), and the
     functions each solution cell defines are marked as student code.
     """
-    from course_lib.grading import answers
-
     answer_guard = answers.guard_source(lesson)
     kernel = _Kernel(timeout, cwd, output_limit)
     kernel.start()
@@ -589,8 +589,6 @@ def _safe_outcome(raw: dict | None, hidden: set[str], is_hidden: bool) -> CellOu
 
 def grade_file(student: str, path: Path, sources: dict[str, Path], timeout: int, sandbox=None) -> LessonResult:
     """Grade one submitted file (never raises for a bad submission)."""
-    from course_lib.grading.sandbox import Sandbox
-
     start = time.perf_counter()
     lesson = match_lesson(path.name, list(sources))
     if path.suffix != ".ipynb":
@@ -704,8 +702,6 @@ def grade_class(root: Path, out: Path, jobs: int = 1, force: bool = False, timeo
     """
     from tqdm.auto import tqdm
 
-    from course_lib.grading.sandbox import Limits, Sandbox
-
     sources = sources or exercise_notebooks()
     limits = limits or Limits()
     cache = out / ".cache"
@@ -765,8 +761,6 @@ def write_outputs(results: list[dict], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from course_lib.grading.sandbox import Limits
-
     d = Limits()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("submissions", type=Path, help="folder with one sub-folder per student")

@@ -77,7 +77,7 @@ class Limits:
 
 
 @dataclass
-class RunResult:
+class WorkerResult:
     """What came back from one sandboxed run."""
 
     ok: bool
@@ -366,7 +366,7 @@ class Sandbox:
                 os.close(fd)  # releases the lock
             self._slots.insert(0, slot)
 
-    def run(self, job: dict, wall_seconds: float) -> RunResult:
+    def run(self, job: dict, wall_seconds: float) -> WorkerResult:
         """Run ``job`` in a fresh worker; never raises for anything the submission does."""
         slot = self._slot()
         uid = None if self.uid_base is None else self.uid_base + slot
@@ -392,33 +392,33 @@ class Sandbox:
                 shutil.rmtree(tmp, ignore_errors=True)
             self._free(slot)
 
-    def _communicate(self, argv, cwd, env, uid, payload, nonce, wall_seconds) -> RunResult:
+    def _communicate(self, argv, cwd, env, uid, payload, nonce, wall_seconds) -> WorkerResult:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     cwd=cwd, env=env, start_new_session=True, **self._user_kw(uid))  # fmt: skip
         except OSError as e:
-            return RunResult(False, status="error", detail=f"the grader could not start its worker: {e}")
+            return WorkerResult(False, status="error", detail=f"the grader could not start its worker: {e}")
         try:
             out, err = proc.communicate(payload, timeout=wall_seconds)
         except subprocess.TimeoutExpired:
             _killpg(proc)
             proc.communicate()
-            return RunResult(False, status="aborted",
+            return WorkerResult(False, status="aborted",
                              detail=f"grading this notebook took longer than {wall_seconds:.0f} s and was stopped")  # fmt: skip
         finally:
             _killpg(proc)
         for line in reversed(out.decode(errors="replace").splitlines()):
             if line.startswith(nonce + " "):
                 try:
-                    return RunResult(True, data=json.loads(line[len(nonce) + 1 :]))
+                    return WorkerResult(True, data=json.loads(line[len(nonce) + 1 :]))
                 except json.JSONDecodeError:
                     break
         code = proc.returncode
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
         if "course-grader-error:" in tail[0]:  # the worker's own failure (not the submission's)
-            return RunResult(False, status="error", detail=tail[0].split("course-grader-error:", 1)[1].strip())
-        return RunResult(False, status="aborted",
+            return WorkerResult(False, status="error", detail=tail[0].split("course-grader-error:", 1)[1].strip())
+        return WorkerResult(False, status="aborted",
                          detail=f"the submission stopped the grader's process for this notebook ({how})")  # fmt: skip
 
 
@@ -544,6 +544,8 @@ def worker_main() -> int:
     _set_limits(limits, own_uid=os.name == "posix" and os.getuid() >= SANDBOX_UID_BASE)
     out = os.fdopen(os.dup(1), "w")
     try:
+        # Imported here, not at the top: the grader imports this module, and the worker must
+        # load the grading code only after its limits are set.
         from course_lib.grading.grade import run_job
 
         result = run_job(request["job"], limits, Path.cwd())

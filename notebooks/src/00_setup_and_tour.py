@@ -38,7 +38,7 @@ print(describe_device(device))
 # ## 1. Is everything installed?
 #
 # Each package and each asset is checked: present, and its sha256 checksum matches the
-# registry in `course_lib/assets.py`. The assets are every file the course reads: the
+# registry in `course_lib/assets/`. The assets are every file the course reads: the
 # pretrained weights, the data sets that ship inside packages (Animal-MNIST, BBC News, the
 # Pang & Lee sentences, the analogy and word-similarity benchmarks, scikit-image's photos,
 # the ImageNet class names), and the course's own files committed under `data/` (listed in

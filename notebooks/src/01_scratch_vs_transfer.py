@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from course_lib import assets, data, models, plots, vision
-from course_lib.device import describe_device, get_device
+from course_lib.device import describe_device, get_device, model_device
 from course_lib.errors import CourseError
 from course_lib.seed import seed_everything
 from course_lib.training import count_parameters, fit
@@ -294,7 +294,7 @@ assert acc_batch_stats > ft_bn_train.test_acc, f"batch statistics should rescue 
 rnd = models.load_efficientnet_lite0(pretrained=False)
 rnd.eval()
 with torch.no_grad():
-    rnd_features = rnd.extract_features(test_x[::10].to(vision.model_device(rnd))).mean((2, 3))
+    rnd_features = rnd.extract_features(test_x[::10].to(model_device(rnd))).mean((2, 3))
 print("random network, batch norm in eval mode: largest |pooled feature| below 1e-6:",
       bool(rnd_features.abs().max() < 1e-6))
 assert rnd_features.abs().max() < 1e-6, float(rnd_features.abs().max())
@@ -311,8 +311,8 @@ assert rnd_features.abs().max() < 1e-6, float(rnd_features.abs().max())
 demo = models.load_efficientnet_lite0(pretrained=True)
 vision.replace_classifier(demo, 10)
 for phase, blocks in enumerate(vision.DEFAULT_UNFREEZE_PHASES, 1):
-    vision.set_trainable(demo, blocks)
-    groups = vision.parameter_groups(demo, head_lr=1e-3, backbone_lr=1e-4, decay=0.5)
+    vision.train_blocks(demo, blocks)
+    groups = vision.parameter_groups(demo, head_lr=1e-3, backbone_lr=1e-4, factor=2)
     s = vision.parameter_summary(demo)
     print(f"phase {phase}: {s.percent:5.1f} % trainable; " + ", ".join(f"{g['name']} {g['lr']:.0e}" for g in groups[:4])
           + (" ..." if len(groups) > 4 else ""))
@@ -551,12 +551,12 @@ assert slider.accuracy is None and "only 100" in slider.text, slider.text
 
 # %%
 frozen = fresh_model()
-vision.set_trainable(frozen, [])
+vision.train_blocks(frozen, [])
 print("trainable parameters:", count_parameters(frozen))
 for attempt in (
     lambda: fit(frozen, [(test_x[:4], torch.zeros(4, dtype=torch.long))], epochs=1, progress=False),
     lambda: data.animal_train_subset(5000),
-    lambda: vision.set_trainable(frozen, ["stage9"]),
+    lambda: vision.train_blocks(frozen, ["stage9"]),
 ):
     try:
         attempt()

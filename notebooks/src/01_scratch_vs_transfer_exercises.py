@@ -215,7 +215,7 @@ assert t == total - 72 and abs(pct - 100 * t / total) < 1e-9
 # Return the list of mini-batch losses (Python floats), one per optimizer step.
 #
 # Write the loop yourself: `course_lib.training.fit` and the lesson's freezing and fine-tuning
-# functions (`course_lib.vision.set_trainable`, `freeze_all_but_classifier`,
+# functions (`course_lib.vision.train_blocks`, `freeze_all_but_classifier`,
 # `finetune_efficientnet`, `gradual_unfreeze`) are switched off while your work is graded, and
 # do not call the functions of the exercises above (each exercise is graded on its own).
 # The grader checks what your function *does*: it measures the fine-tuned network's accuracy

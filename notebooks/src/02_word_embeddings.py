@@ -417,7 +417,7 @@ def sense(word):
 
 bank_nb = E.neighbours(glove, "bank", topn=10)
 print("neighbours of 'bank':", ", ".join(f"{w} [{sense(w)}]" for w, _ in bank_nb))
-sims_all = E._unit(glove, 50_000) @ glove.get_vector("bank", norm=True)
+sims_all = E.unit_vectors(glove, 50_000) @ glove.get_vector("bank", norm=True)
 river_rank = int((sims_all > sims_all[glove.key_to_index["river"]]).sum())
 print(f"'river' is neighbour number {river_rank} of 'bank' (among the 50,000 most frequent words)")
 print("bank - money + river:", show(E.analogy(glove, "money", "bank", "river", topn=8), 8))

@@ -227,7 +227,7 @@ gap = {(mt, k): reg_acc[ULM, mt, k] - reg_acc[TFIDF, mt, k] for mt in lengths fo
 acc_of = {(r["method"], r["max_tokens"], r["k_per_class"], r["seed"]): r["accuracy"] for r in regimes["regimes"]}
 runs = [key[1:] for key in acc_of if key[0] == ULM]
 wins = sum(acc_of[(ULM, *key)] > acc_of[(TFIDF, *key)] for key in runs)
-print(f"\nULMFiT minus TF-IDF, points: " + ", ".join(f"{mt} tok k={k}: {100 * g:+.1f}" for (mt, k), g in gap.items()))
+print("\nULMFiT minus TF-IDF, points: " + ", ".join(f"{mt} tok k={k}: {100 * g:+.1f}" for (mt, k), g in gap.items()))
 print(f"single runs where ULMFiT beats TF-IDF: {wins} of {len(runs)}")
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 for ax, mt in zip(axes, lengths, strict=True):
@@ -422,7 +422,7 @@ assert const[1e-4] > ulm[1e-4], "at a low rate the constant recipe wins: discrim
 # cores, which is why the grid lives in a script.)
 
 # %% tags=["nbval-ignore-output"]
-live = {"ulmfit": ulmfit.finetune_minilm("ulmfit", 1e-3, seed=0)}
+live = {"ulmfit": ulmfit.finetune_with_recipe("ulmfit", 1e-3, seed=0)}
 
 # %%
 for key, r in live.items():

@@ -51,8 +51,8 @@ from course_lib.device import describe_device
 from course_lib.foundation import PUBLISHED
 from course_lib.models import load_minilm, load_minilm_tokenizer
 from course_lib.seed import seed_everything
-from course_lib.textdata import TextSplit, polarity_test, polarity_train
-from course_lib.training import count_parameters, fit_linear_probe
+from course_lib.textdata import TextSplit, encode, polarity_test, polarity_train
+from course_lib.training import accuracy, count_parameters, fit_linear_probe
 
 warnings.filterwarnings("ignore", category=UserWarning)
 seed_everything(0)
@@ -120,7 +120,7 @@ minilm_feature_seconds = time.perf_counter() - t0
 pool_acc = {}
 for p in ("mean", "cls"):
     probe = fit_linear_probe(enc_train[p], torch.as_tensor(train.labels), num_classes=2, **tf.PROBE_MINILM)
-    pool_acc[p] = tf.accuracy(probe(enc_test[p]).argmax(1), test.labels)
+    pool_acc[p] = accuracy(probe(enc_test[p]).argmax(1), test.labels)
     print(f"{p:>4} pooling + linear probe, n={N_LIVE}: {pool_acc[p]:.1%}")
 assert pool_acc["mean"] > 0.6, "frozen pretrained features carry sentiment (chance is 50 %)"
 assert pool_acc["mean"] > pool_acc["cls"] - 0.05, "mean pooling (how this MiniLM was trained) is not clearly worse than [CLS]"
@@ -197,7 +197,7 @@ print(f"small BERT: {bert_small.config.num_hidden_layers} layers, hidden size {b
       f"{len(word_tok):,} words, {count_parameters(bert_small, trainable_only=False) / 1e6:.1f}M parameters "
       f"(MiniLM: 22.7M)")
 example = "the old man walked slowly along the river , and the children followed him to the bridge ."
-ids = mlm.batch_of(word_tok, [example])["input_ids"]
+ids = encode([example], word_tok)["input_ids"]
 inputs, labels = mlm.mask_tokens(ids, len(word_tok), generator=torch.Generator().manual_seed(31))  # seeded
 print("original:", mlm.ids_to_text(word_tok, ids[0]))
 print("input:   ", mlm.ids_to_text(word_tok, inputs[0]))
@@ -208,7 +208,7 @@ for i in np.flatnonzero((labels[0] != mlm.IGNORE).numpy()).tolist():
 print("the loss is computed at these positions only")
 
 train_mlm = polarity_train(500)
-enc = mlm.batch_of(word_tok, train_mlm.texts)
+enc = encode(train_mlm.texts, word_tok)
 x, y = mlm.mask_tokens(enc["input_ids"], len(word_tok), generator=torch.Generator().manual_seed(0))
 c = mlm.rule_counts(x, y, enc["input_ids"], word_tok.mask_token_id)
 n_words = int((enc["input_ids"] >= len(mlm.SPECIALS)).sum())
@@ -395,9 +395,9 @@ dec_test = tf.decoder_features(lm, lm_tok, test.texts, max_length=48, keep_block
 print(f"{len(train) + len(test)} sentences encoded (a second run reads them from the disk cache)")
 
 # %%
-zero_shot = tf.accuracy(tf.zero_shot_predict(dec_test.scores), test.labels)
+zero_shot = accuracy(tf.zero_shot_predict(dec_test.scores), test.labels)
 probe = fit_linear_probe(dec_train.last, torch.as_tensor(train.labels), num_classes=2, **tf.PROBE_SMOLLM2)
-smol_probe = tf.accuracy(probe(dec_test.last).argmax(1), test.labels)
+smol_probe = accuracy(probe(dec_test.last).argmax(1), test.labels)
 print(f"zero-shot (' positive' vs ' negative' logits): {zero_shot:.1%}")
 print(f"last-token features + linear probe, n={N_LIVE}:  {smol_probe:.1%}")
 assert zero_shot > 0.6, "the prompt alone classifies well above chance (50 %)"
@@ -428,13 +428,13 @@ for name, order in orders.items():
 # %%
 in_few = np.isin(test.texts, few_test.texts)
 zero_pred = tf.zero_shot_predict(dec_test.scores[torch.as_tensor(in_few)])
-zero_same = tf.accuracy(zero_pred, test.labels[in_few])
+zero_same = accuracy(zero_pred, test.labels[in_few])
 print(f"on the same {len(few_test)} test sentences ({few_test.labels.mean():.0%} positive):")
 print(f"  {'zero-shot':30s} accuracy {zero_same:.1%}, predicts positive {zero_pred.float().mean():.0%}")
 few_acc, few_pos = {}, {}
 for name, feats_few in dec_few.items():
     pred = tf.zero_shot_predict(feats_few.scores)
-    few_acc[name], few_pos[name] = tf.accuracy(pred, few_test.labels), float(pred.float().mean())
+    few_acc[name], few_pos[name] = accuracy(pred, few_test.labels), float(pred.float().mean())
     print(f"  4-shot, {name:22s} accuracy {few_acc[name]:.1%}, predicts positive {few_pos[name]:.0%}")
 few_shot = max(few_acc.values())
 assert few_pos["ends with a positive example"] - few_pos["ends with a negative example"] > 0.3, "the last example's label dominates"
@@ -535,7 +535,7 @@ block_seconds = time.perf_counter() - t0
 print(f"trained in {block_seconds:.1f} s")
 
 # %%
-smol_block = tf.accuracy(tf.predict_last_block(clf, dec_test), test.labels)
+smol_block = accuracy(tf.predict_last_block(clf, dec_test), test.labels)
 print(f"last block + head, n={N_LIVE}: {smol_block:.1%} (zero-shot start {zero_shot:.1%})")
 assert smol_block > 0.6
 

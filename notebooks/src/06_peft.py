@@ -14,7 +14,7 @@
 # | **prefix tuning** (Li & Liang, 2021) | learned key and value vectors prepended inside every attention layer |
 # | **full fine-tuning** | everything |
 #
-# In this lesson you build each of them **from scratch** (`course_lib/peft.py`, plain
+# In this lesson you build each of them **from scratch** (`course_lib/peft/`, plain
 # PyTorch), check the course's LoRA against the `peft` library's numerically, and measure
 # the chapter's comparison table on one task: % of parameters trained, accuracy, memory and
 # time per epoch. The model is MiniLM, `sentence-transformers/all-MiniLM-L6-v2`: a 6-layer
@@ -35,7 +35,8 @@ from course_lib import peft as P
 from course_lib import seed_everything
 from course_lib.device import describe_device, get_device
 from course_lib.models import load_minilm, load_minilm_tokenizer
-from course_lib.textdata import polarity_test, polarity_train
+from course_lib.textdata import batches, encode, polarity_test, polarity_train
+from course_lib.training import count_parameters, train_only
 
 seed_everything(0)
 device = get_device()
@@ -53,9 +54,9 @@ print(describe_device(device))
 N_TRAIN, MAX_LEN, EPOCHS = 200, 32, 5
 tokenizer = load_minilm_tokenizer()
 train, test = polarity_train(N_TRAIN), polarity_test()
-train_enc = P.encode(train.texts, tokenizer, MAX_LEN)
-test_enc = P.encode(test.texts, tokenizer, MAX_LEN)
-test_batches = P.batches(test_enc, test.labels, batch_size=64)
+train_enc = encode(train.texts, tokenizer, MAX_LEN)
+test_enc = encode(test.texts, tokenizer, MAX_LEN)
+test_batches = batches(test_enc, test.labels, batch_size=64)
 print(f"train: {len(train)} sentences ({int(train.labels.sum())} positive), test: {len(test)}")
 print("example:", train.texts[0][:90], "->", ["negative", "positive"][train.labels[0]])
 
@@ -81,7 +82,7 @@ lora = P.LoRALinear(copy.deepcopy(query), r=8, alpha=16)
 x = torch.randn(4, 384)
 with torch.no_grad():
     same = torch.equal(lora(x), query(x))
-n_lora = sum(p.numel() for p in lora.parameters() if p.requires_grad)
+n_lora = count_parameters(lora)
 print(lora)
 print(f"trainable: {n_lora:,} (A {tuple(lora.A.shape)} + B {tuple(lora.B.shape)}) vs {query.weight.numel():,} in W")
 print("with B = 0 the output equals the pretrained layer's exactly:", same)
@@ -101,7 +102,7 @@ assert same and n_lora == 8 * (384 + 384)
 #    inference with LoRA costs nothing extra.
 
 # %%
-batch = {k: v for k, v in P.batches(test_enc, test.labels, batch_size=8)[0].items() if k != "labels"}
+batch = batches(test_enc, batch_size=8)[0]  # input_ids and attention_mask only
 
 
 def hidden(model):
@@ -132,12 +133,12 @@ print(f"copied A and B into {copied} peft LoRA layers; course and peft outputs a
 assert moved > 0.1 and copied == 12 and diff_peft < 1e-5
 
 # %%
-params_before = sum(p.numel() for p in lora_encoder.parameters())
+params_before = count_parameters(lora_encoder, trainable_only=False)
 merged_encoder = copy.deepcopy(lora_encoder)
 n_merged = P.merge_lora(merged_encoder)
 diff_merge = (hidden(merged_encoder) - course_out).abs().max().item()
-params_merged = sum(p.numel() for p in merged_encoder.parameters())
-params_base = sum(p.numel() for p in encoder.parameters())
+params_merged = count_parameters(merged_encoder, trainable_only=False)
+params_base = count_parameters(encoder, trainable_only=False)
 print(f"merged {n_merged} layers; merged and unmerged outputs agree to 1e-4: {diff_merge < 1e-4}")
 print(f"parameters: base {params_base:,}, with LoRA {params_before:,}, merged {params_merged:,}")
 assert diff_merge < 1e-4 and params_merged == params_base
@@ -160,7 +161,7 @@ assert not any(isinstance(m, P.LoRALinear) for m in merged_encoder.modules())
 adapter_encoder = copy.deepcopy(encoder)
 adapters = P.inject_adapters(adapter_encoder, bottleneck=32)
 diff_adapter = (hidden(adapter_encoder) - base_out).abs().max().item()
-print(f"{len(adapters)} adapters, {sum(p.numel() for p in adapters[0].parameters()):,} parameters each;"
+print(f"{len(adapters)} adapters, {count_parameters(adapters[0], trainable_only=False):,} parameters each;"
       f" max |difference| from the pretrained encoder at init: {diff_adapter}")
 assert len(adapters) == 12 and diff_adapter == 0.0
 
@@ -182,7 +183,7 @@ del adapter_encoder, prompt_model, merged_encoder, peft_encoder, lora_encoder
 # random vocabulary words through the frozen encoder and takes each layer's own keys and
 # values of them.
 #
-# `PrefixSelfAttention` is written out in plain PyTorch (`course_lib/peft.py`). Two checks:
+# `PrefixSelfAttention` is written out in plain PyTorch (`course_lib/peft/prompts.py`). Two checks:
 # 1. It is exactly what transformers computes when the prefixes are handed to BERT as a
 #    **key/value cache** (the mechanism the `peft` library uses), with the real tokens keeping
 #    positions 0, 1, 2, ...
@@ -377,8 +378,7 @@ print(" r   trainable   % trained   accuracy (n = 500)")
 for row in sweep:
     probe = copy.deepcopy(encoder)
     P.inject_lora(probe, r=row["r"])
-    P.freeze_all_but(probe, [".A", ".B"])
-    n_ab = sum(p.numel() for p in probe.parameters() if p.requires_grad)
+    n_ab = train_only(probe, [".A", ".B"])
     assert n_ab + 770 == row["trainable"] == P.trainable_by_method("LoRA", r=row["r"])
     print(f"{row['r']:>2} {row['trainable']:>11,} {row['percent']:>10.3f} % {100 * row['accuracy']:>9.1f} %")
 del probe

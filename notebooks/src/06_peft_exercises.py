@@ -315,6 +315,8 @@ def train_lora(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int =
 
 
 # %% nbgrader={"grade": true, "grade_id": "ex5_lora_train_tests", "points": 5, "locked": true}
+from course_lib.training import accuracy, count_parameters  # noqa: E402  (here: a solution cannot shadow them)
+
 net = make_frozen_net(seed=0)
 base_layer = net.body[0]
 base_weight, base_bias = base_layer.weight.detach().clone(), base_layer.bias.detach().clone()
@@ -323,11 +325,11 @@ with torch.no_grad():
 net = add_lora(net, r=4, alpha=8.0)
 with torch.no_grad():
     assert rel_error(net(X_TRAIN[:8]), before) < 1e-6, "with B = 0 the network must compute what it did before"
-n_trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+n_trainable = count_parameters(net)
 print(f"trainable parameters after add_lora: {n_trainable:,}")
 train_lora(net, X_TRAIN, Y_TRAIN, epochs=10, lr=1e-2)
 with torch.no_grad():
-    train_acc = (net(X_TRAIN).argmax(1) == Y_TRAIN).float().mean().item()
+    train_acc = accuracy(net(X_TRAIN), Y_TRAIN)
 print(f"training accuracy: {train_acc:.0%}")
 print("visible tests passed")
 ### BEGIN HIDDEN TESTS
@@ -340,12 +342,12 @@ with torch.set_grad_enabled(False):
     assert (net.body[0](X_TRAIN[:8]) - base_layer(X_TRAIN[:8])).abs().max() > 1e-3, "the LoRA update did not train"
 _X_test, _y_test = cached_features("test")
 with torch.set_grad_enabled(False):
-    _acc = (net(_X_test).argmax(1) == _y_test).float().mean().item()
+    _acc = accuracy(net(_X_test), _y_test)
 assert _acc >= 0.72, f"held-out accuracy {_acc:.3f} (the reference reaches about 0.81; the head alone about 0.5)"
 _n2 = make_frozen_net(seed=1)
 _base2 = _n2.body[0]
 _n2 = add_lora(_n2, r=2, alpha=6.0)
-assert sum(p.numel() for p in _n2.parameters() if p.requires_grad) == 170 + 2 * 400, "rank r = 2"
+assert count_parameters(_n2) == 170 + 2 * 400, "rank r = 2"
 _lora = _n2.body[0]
 _trainable = [p for p in _lora.parameters() if p.requires_grad]
 _A = next(p for p in _trainable if p.shape == (2, 384))
@@ -389,4 +391,4 @@ assert serving_method == _best
 # %% [markdown]
 # That's all. Each exercise is graded on its own: the visible tests above are part of the
 # grade, and hidden tests check more cases (other shapes, other scalings). Compare your
-# answers with `course_lib/peft.py` only after you have finished.
+# answers with `course_lib/peft/` only after you have finished.

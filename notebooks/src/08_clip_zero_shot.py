@@ -38,7 +38,7 @@ from course_lib.data import ANIMAL_CLASSES, animal_test_set, skimage_photos
 from course_lib.device import describe_device
 from course_lib.plots import show_images
 from course_lib.seed import seed_everything
-from course_lib.training import fit_linear_probe
+from course_lib.training import accuracy, fit_linear_probe, softmax_with_temperature
 
 seed_everything(0)
 torch.set_grad_enabled(False)
@@ -145,7 +145,7 @@ chance = 1 / len(names)
 
 cls = clip.class_embeddings(heads, names, ["an icon of a {}"])
 pred = clip.zero_shot_logits(heads, concept_img, cls).argmax(1)
-zs_acc = float((pred == labels).float().mean())
+zs_acc = accuracy(pred, labels)
 print(f"zero-shot accuracy on {len(names)} held-out concepts ('an icon of a {{}}'): {zs_acc:.1%} "
       f"(chance {chance:.1%})")
 assert zs_acc > 3 * chance, f"zero-shot should be over 3x chance, got {zs_acc:.1%}"
@@ -180,9 +180,9 @@ plt.show()
 template_acc = {}
 for t in clip.TEMPLATES:
     c = clip.class_embeddings(heads, names, [t])
-    template_acc[t] = float((clip.zero_shot_logits(heads, concept_img, c).argmax(1) == labels).float().mean())
+    template_acc[t] = accuracy(clip.zero_shot_logits(heads, concept_img, c), labels)
 ens = clip.class_embeddings(heads, names, clip.TEMPLATES)
-ens_acc = float((clip.zero_shot_logits(heads, concept_img, ens).argmax(1) == labels).float().mean())
+ens_acc = accuracy(clip.zero_shot_logits(heads, concept_img, ens), labels)
 for t, a in template_acc.items():
     print(f"{t!r:24} {a:.1%}")
 print(f"{'ensemble of all 8':24} {ens_acc:.1%}")
@@ -207,8 +207,8 @@ for k in ks:
     for seed in range(5):
         tr, te = clip.k_shot_indices(split.concept_labels, k, seed)
         probe = fit_linear_probe(concept_img[tr], labels[tr], num_classes=len(names))
-        accs.append(float((probe(concept_img[te]).argmax(1) == labels[te]).float().mean()))
-        zaccs.append(float((clip.zero_shot_logits(heads, concept_img[te], ens).argmax(1) == labels[te]).float().mean()))
+        accs.append(accuracy(probe(concept_img[te]), labels[te]))
+        zaccs.append(accuracy(clip.zero_shot_logits(heads, concept_img[te], ens), labels[te]))
     probe_acc[k], zs_same[k] = float(np.mean(accs)), float(np.mean(zaccs))
     print(f"k={k}: linear probe {probe_acc[k]:.1%}   zero-shot (same test images) {zs_same[k]:.1%}")
 
@@ -272,10 +272,10 @@ animal_cls = clip.class_embeddings(heads, ANIMAL_CLASSES, clip.TEMPLATES)
 animal, animal_probe = {}, {}
 for name, imgs in {"as given": test.images, "inverted": 255 - test.images}.items():
     feats = clip.image_features(imgs)
-    animal[name] = float((clip.zero_shot_logits(heads, feats, animal_cls).argmax(1) == animal_labels).float().mean())
+    animal[name] = accuracy(clip.zero_shot_logits(heads, feats, animal_cls), animal_labels)
     tr, te = clip.k_shot_indices(test.labels, 1, 0)
     probe = fit_linear_probe(feats[tr], animal_labels[tr], num_classes=10)
-    probe1 = animal_probe[name] = float((probe(feats[te]).argmax(1) == animal_labels[te]).float().mean())
+    probe1 = animal_probe[name] = accuracy(probe(feats[te]), animal_labels[te])
     print(f"Animal-MNIST {name}: zero-shot {animal[name]:.1%}, 1-shot probe {probe1:.1%} (chance 10.0%)")
 assert all(0.15 < animal[n] < animal_probe[n] for n in animal), "silhouettes: above chance, below a 1-shot probe"
 
@@ -302,7 +302,7 @@ photo_imgs = np.stack([np.asarray(torch.nn.functional.interpolate(
 photo_feats = clip.image_features(photo_imgs)
 photo_cls = clip.class_embeddings(heads, list(photo_labels.values()), clip.TEMPLATES)
 photo_pred = clip.zero_shot_logits(heads, photo_feats, photo_cls).argmax(1)
-photo_acc = float((photo_pred == torch.arange(12)).float().mean())
+photo_acc = accuracy(photo_pred, torch.arange(12))
 print(f"skimage photos: zero-shot {photo_acc:.1%} (chance {1 / 12:.1%})")
 show_images(photo_imgs, [f"{t}\n-> {list(photo_labels.values())[int(p)]}" for t, p in
                          zip(photo_labels.values(), photo_pred, strict=True)], ncols=6, size=1.6)
@@ -354,8 +354,8 @@ sims0 = (heads.encode_image(concept_img[i0 : i0 + 1]) @ ens.T)[0]
 clip.temperature_widget(sims0, names, image=pairs.images[split.concept_test[i0]], temperature=heads.temperature)
 
 # %%
-p_low = clip.softmax_with_temperature(sims0, 0.01).max()
-p_high = clip.softmax_with_temperature(sims0, 1.0).max()
+p_low = softmax_with_temperature(sims0, 0.01).max()
+p_high = softmax_with_temperature(sims0, 1.0).max()
 print(f"top probability at T=0.01: {float(p_low):.2f}; at T=1: {float(p_high):.2f}")
 assert p_low > p_high, "a low temperature should sharpen the distribution"
 

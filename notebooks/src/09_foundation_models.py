@@ -42,7 +42,8 @@ from course_lib import seed_everything
 from course_lib.assets import path as asset_path
 from course_lib.device import describe_device
 from course_lib.models import load_minilm, load_minilm_tokenizer
-from course_lib.training import accuracy, fit_linear_probe
+from course_lib.textdata import batches, encode
+from course_lib.training import accuracy, count_parameters, fit_linear_probe
 from course_lib.transformers_ft import committed_results, minilm_features
 
 seed_everything(0)
@@ -67,7 +68,7 @@ MAX_LEN = 40
 tokenizer = load_minilm_tokenizer()
 base = load_minilm().eval()  # the frozen base every task shares; never changed below
 base_before = {k: v.clone() for k, v in base.state_dict().items()}
-print(f"MiniLM: {sum(p.numel() for p in base.parameters()):,} parameters, {base.config.num_hidden_layers} layers, "
+print(f"MiniLM: {count_parameters(base, trainable_only=False):,} parameters, {base.config.num_hidden_layers} layers, "
       f"{base.config.hidden_size} dimensions")
 tasks = F.lesson_tasks()
 for t in tasks.values():
@@ -150,13 +151,13 @@ lora_models, runs = {}, {}
 
 def run_lora(name):
     t = tasks[name]
-    enc = P.encode(t.train.texts, tokenizer, MAX_LEN)
+    enc = encode(t.train.texts, tokenizer, MAX_LEN)
     model = F.lora_model(base, t.num_classes, probe=probes[name], r=R, alpha=ALPHA)
-    memory = P.training_memory(model, P.batches(enc, t.train.labels, 16)[0])
+    memory = P.training_memory(model, batches(enc, t.train.labels, 16)[0])
     c0 = time.process_time()
     hist = F.train_lora(model, enc, t.train.labels, epochs=EPOCHS, lr=LR, desc=f"LoRA {name}")
     cpu = time.process_time() - c0
-    logits = F.logits_of(model.eval(), P.encode(t.test.texts, tokenizer, MAX_LEN))
+    logits = F.logits_of(model.eval(), encode(t.test.texts, tokenizer, MAX_LEN))
     lora_models[name] = model
     runs[name] = {"accuracy": accuracy(logits, torch.as_tensor(t.test.labels)), "seconds": hist.seconds, "cpu": cpu,
                   "memory": memory, "tokens": F.tokens_seen(enc, EPOCHS), **P.parameter_report(model)}
@@ -226,7 +227,7 @@ for name, method in order:
     texts = tasks[name].test.texts[::4]
     served = server.logits(name, method, texts)
     if method == F.LORA:
-        alone = F.logits_of(lora_models[name], P.encode(texts, tokenizer, MAX_LEN))
+        alone = F.logits_of(lora_models[name], encode(texts, tokenizer, MAX_LEN))
     else:
         with torch.no_grad():
             alone = probes[name](feats[name][1][::4])
@@ -253,8 +254,8 @@ for name in tasks:
     P.merge_lora(merged)
     copies[name] = merged
     texts = tasks[name].test.texts[:32]
-    merge_diff = (F.logits_of(merged, P.encode(texts, tokenizer, MAX_LEN)) -
-                  F.logits_of(lora_models[name], P.encode(texts, tokenizer, MAX_LEN))).abs().max().item()
+    merge_diff = (F.logits_of(merged, encode(texts, tokenizer, MAX_LEN)) -
+                  F.logits_of(lora_models[name], encode(texts, tokenizer, MAX_LEN))).abs().max().item()
     assert merge_diff < 1e-4, "a merged copy answers like its LoRA model"
 
 base_bytes = F.state_nbytes(server.base_state())

@@ -101,6 +101,8 @@ def add_task(server, name: str, classes, texts, labels) -> torch.nn.Linear:
 
 
 # %% nbgrader={"grade": true, "grade_id": "ex1_new_task_tests", "points": 5, "locked": true}
+from course_lib.training import accuracy, count_parameters  # noqa: E402  (here: a solution cannot shadow them)
+
 g = torch.Generator().manual_seed(0)
 centers = 3 * torch.randn(3, 8, generator=g)
 centers = centers - centers.mean(0)  # blobs centred on zero
@@ -109,7 +111,7 @@ blob_x = centers[blob_y] + torch.randn(90, 8, generator=g)
 blob_head = train_head(blob_x, blob_y, 3)
 assert isinstance(blob_head, torch.nn.Linear) and tuple(blob_head.weight.shape) == (3, 8)
 with torch.no_grad():
-    blob_acc = float((blob_head(blob_x).argmax(1) == blob_y).float().mean())
+    blob_acc = accuracy(blob_head(blob_x), blob_y)
 assert blob_acc > 0.95, f"the head should separate three well-separated blobs, got {blob_acc:.2f}"
 head = add_task(server, "corpus source", new_task.classes, new_task.train.texts, new_task.train.labels)
 assert ("corpus source", "linear probe") in server.entries, "register the head with server.add"
@@ -121,15 +123,15 @@ g = torch.Generator().manual_seed(3)
 far_y = torch.arange(3).repeat_interleave(30)
 far_x = 10 + torch.randn(3, 8, generator=g)[far_y] + 0.5 * torch.randn(90, 8, generator=g)
 far_head = train_head(far_x, far_y, 3)
-far_acc = float((far_head(far_x).detach().argmax(1) == far_y).float().mean())
+far_acc = accuracy(far_head(far_x).detach(), far_y)
 assert far_acc > 0.95, f"the head must take raw features, even far from zero: {far_acc:.2f} on offset blobs"
 test_logits = server.logits("corpus source", "linear probe", new_task.test.texts)
-held_out = float((test_logits.argmax(1) == torch.as_tensor(new_task.test.labels)).float().mean())
+held_out = accuracy(test_logits, new_task.test.labels)
 assert held_out > 0.8, f"held-out accuracy {held_out:.2f} should be above 0.8"
 assert base_digest(server) == digest_before, "the shared base's weights must not change"
 assert torch.allclose(server.logits("polarity", "linear probe", polarity.test.texts), polarity_before, atol=1e-5), \
     "the polarity task must answer as before"
-assert sum(p.numel() for p in head.parameters()) == 384 * 3 + 3, "a task adds a head, not a copy of the base"
+assert count_parameters(head, trainable_only=False) == 384 * 3 + 3, "a task adds a head, not a copy of the base"
 ### END HIDDEN TESTS
 
 # %% [markdown]

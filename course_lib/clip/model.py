@@ -1,23 +1,11 @@
-"""Lesson 08: a CLIP-style model the course trains itself (LiT: locked image tower, locked text tower).
-
-Two frozen pretrained towers, EfficientNet-Lite0 for images (ImageNet) and MiniLM for text
-(mean pooling), each get a linear projection head into one shared space. The heads are trained
-with CLIP's symmetric InfoNCE loss and a learnable temperature on image-caption pairs from
-emoji names and openclipart titles (``scripts/build_clip_pairs.py`` makes the pairs,
-``scripts/train_clip_heads.py`` trains and commits the heads).
-
-Everything a notebook needs: the pairs and their splits (whole concepts held out of training),
-tower features, the heads, the loss, zero-shot classifiers with prompt ensembling, retrieval
-metrics and the widgets.
-"""
+"""The two frozen towers (EfficientNet-Lite0, MiniLM), the trained projection heads with CLIP's
+loss, and zero-shot classification and retrieval in the shared space."""
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -34,35 +22,11 @@ from course_lib.models import (
     load_minilm_tokenizer,
     mean_pool,
 )
-from course_lib.training import softmax_with_temperature
+from course_lib.training import accuracy
 
-PAIRS_ASSET = "lesson08-clip-pairs"
 HEADS_ASSET = "lesson08-clip-heads"
 IMAGE_SIZE = 128  # EfficientNet input size (the 48 px pair images are upsampled)
 EMBED_DIM = 256
-SPLIT_SEED = 8
-N_RETRIEVAL_TEST = 250
-
-# Concepts held out of training: no training caption contains any of these words (the class
-# word itself, its plural and close synonyms). Test images are those whose caption names exactly
-# one held-out concept.
-HELDOUT_CONCEPTS: dict[str, tuple[str, ...]] = {
-    "cat": ("cat", "cats", "kitten", "kittens", "kitty"),
-    "dog": ("dog", "dogs", "puppy", "puppies"),
-    "apple": ("apple", "apples"),
-    "clock": ("clock", "clocks", "oclock"),
-    "tree": ("tree", "trees"),
-    "car": ("car", "cars", "automobile", "automobiles"),
-    "cake": ("cake", "cakes", "cupcake", "cupcakes"),
-    "book": ("book", "books"),
-    "moon": ("moon", "moons"),
-    "flower": ("flower", "flowers"),
-    "phone": ("phone", "phones", "telephone", "telephones"),
-    "hat": ("hat", "hats"),
-    "camera": ("camera", "cameras"),
-    "globe": ("globe", "globes"),
-    "airplane": ("airplane", "airplanes", "aeroplane", "plane", "planes"),
-}
 
 TEMPLATES: list[str] = [
     "{}",
@@ -74,82 +38,6 @@ TEMPLATES: list[str] = [
     "an emoji of a {}",
     "a cartoon {}",
 ]
-
-
-# ---------------------------------------------------------------- pairs and splits
-
-
-@dataclass(frozen=True)
-class Pairs:
-    """Image-caption pairs: images N x 48 x 48 x 3 (uint8, on white) and one caption each."""
-
-    images: np.ndarray
-    captions: list[str]
-    sources: list[str]
-
-    def __len__(self) -> int:
-        return len(self.captions)
-
-    def subset(self, idx: Sequence[int] | np.ndarray) -> Pairs:
-        idx = np.asarray(idx, dtype=int)
-        return Pairs(self.images[idx], [self.captions[i] for i in idx], [self.sources[i] for i in idx])
-
-
-@lru_cache(maxsize=1)
-def load_pairs() -> Pairs:
-    """All committed pairs (emoji + openclipart), verified against the data manifest."""
-    folder = assets.path(PAIRS_ASSET).parent
-    images = np.load(folder / "pairs.npz")["images"]
-    meta = json.loads((folder / "pairs.json").read_text())
-    images.setflags(write=False)
-    return Pairs(images, meta["caption"], meta["source"])
-
-
-def caption_words(caption: str) -> set[str]:
-    """The lower-case alphabetic words of a caption ("bus1 bw" -> {"bus", "bw"})."""
-    return set(re.findall(r"[a-z]+", caption.lower()))
-
-
-def concepts_in(caption: str, concepts: dict[str, tuple[str, ...]] | None = None) -> list[str]:
-    """Which held-out concepts a caption mentions (by any of their words)."""
-    concepts = HELDOUT_CONCEPTS if concepts is None else concepts
-    words = caption_words(caption)
-    return [c for c, forms in concepts.items() if words & set(forms)]
-
-
-@dataclass(frozen=True)
-class PairSplit:
-    """Indices into :func:`load_pairs`: training pairs, held-out-concept images, retrieval test pairs."""
-
-    train: np.ndarray
-    concept_test: np.ndarray
-    concept_labels: np.ndarray  # index into concept_names
-    concept_names: list[str]
-    retrieval_test: np.ndarray
-
-
-def make_split(captions: Sequence[str], concepts: dict[str, tuple[str, ...]] | None = None,
-               n_retrieval: int = N_RETRIEVAL_TEST, seed: int = SPLIT_SEED) -> PairSplit:
-    """Hold out whole concepts, then a random set of caption-unique pairs for retrieval.
-
-    Any pair whose caption mentions a held-out concept is removed from training; those that
-    mention exactly one concept become its test images. Retrieval pairs have a caption used
-    once in the whole set, so their caption never appears in training.
-    """
-    concepts = HELDOUT_CONCEPTS if concepts is None else concepts
-    names = list(concepts)
-    mentions = [concepts_in(c, concepts) for c in captions]
-    test_idx = [i for i, m in enumerate(mentions) if len(m) == 1]
-    labels = [names.index(mentions[i][0]) for i in test_idx]
-    free = [i for i, m in enumerate(mentions) if not m]
-    counts: dict[str, int] = {}
-    for c in captions:
-        counts[c] = counts.get(c, 0) + 1
-    unique = [i for i in free if counts[captions[i]] == 1]
-    rng = np.random.default_rng(seed)
-    retrieval = np.sort(rng.choice(unique, size=min(n_retrieval, len(unique)), replace=False))
-    train = np.setdiff1d(np.asarray(free), retrieval)
-    return PairSplit(train, np.asarray(test_idx), np.asarray(labels), names, retrieval)
 
 
 # ---------------------------------------------------------------- frozen towers
@@ -255,7 +143,9 @@ def train_heads(image_feats: torch.Tensor, text_feats: torch.Tensor, epochs: int
                 progress: bool = True, on_epoch_end: Callable[[int, float, ClipHeads], None] | None = None) -> tuple[ClipHeads, list[float]]:
     """Train :class:`ClipHeads` on paired features with AdamW; return the heads and the loss per epoch.
 
-    ``on_epoch_end(epoch, loss, heads)`` is called after each epoch (e.g. to evaluate)."""
+    ``on_epoch_end(epoch, loss, heads)`` is called after each epoch (e.g. to evaluate). The
+    lesson's own loop, not :func:`course_lib.training.fit`: the loss is CLIP's symmetric
+    contrastive loss over the whole batch of pairs, with no labels to classify."""
     if len(image_feats) != len(text_feats):
         raise InputError(f"{len(image_feats)} image features but {len(text_feats)} text features: they must pair up")
     if len(image_feats) < 2:
@@ -342,7 +232,7 @@ def per_class_accuracy(pred: torch.Tensor, labels: torch.Tensor, num_classes: in
     for c in range(num_classes):
         m = labels == c
         if m.any():
-            out[c] = float((pred[m] == c).float().mean())
+            out[c] = accuracy(pred[m], labels[m])
     return out
 
 
@@ -357,96 +247,3 @@ def k_shot_indices(labels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, n
         train.extend(rng.choice(idx, size=k, replace=False))
     train = np.sort(np.asarray(train))
     return train, np.setdiff1d(np.arange(len(labels)), train)
-
-
-# ---------------------------------------------------------------- widgets
-
-
-def _parse_names(text: str) -> list[str]:
-    return [n.strip() for n in text.split(",") if n.strip()]
-
-
-def zero_shot_gallery_widget(heads: ClipHeads, images: np.ndarray, image_feats: torch.Tensor,
-                             class_names: str = "cat, dog, apple, clock, tree",
-                             template: str = "an icon of a {}", temperature: float | None = None):
-    """Type class names (comma separated) and a prompt template: each gallery image shows its
-    top prediction and probability. Only the few typed prompts go through MiniLM on a change.
-    ``panel.result`` holds the predicted class name of each image."""
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-
-    from course_lib.widgets import live_panel, log_slider
-
-    img_emb = heads.encode_image(image_feats).detach()
-    controls = {
-        "names": w.Text(value=class_names, description="classes", continuous_update=False, layout=w.Layout(width="520px")),
-        "template": w.Text(value=template, description="template", continuous_update=False, layout=w.Layout(width="520px")),
-        "temperature": log_slider("temperature", temperature or heads.temperature, 10**-2.5, 1.0, readout_format=".3f"),
-    }
-
-    def render(names: str, template: str, temperature: float) -> list[str]:
-        names = _parse_names(names)
-        if len(names) < 2:
-            raise InputError("type at least two class names, separated by commas")
-        probs = softmax_with_temperature(img_emb @ class_embeddings(heads, names, [template]).T, temperature)
-        ncols = min(8, len(images))
-        nrows = int(np.ceil(len(images) / ncols))
-        fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.9 * nrows), squeeze=False)
-        predicted = []
-        for i, ax in enumerate(axes.flat):
-            ax.axis("off")
-            if i < len(images):
-                p, j = probs[i].max(0)
-                predicted.append(names[int(j)])
-                ax.imshow(images[i])
-                ax.set_title(f"{names[int(j)]}\n{float(p):.0%}", fontsize=8)
-        fig.tight_layout()
-        return predicted
-
-    return live_panel(controls, render, rows=[["names"], ["template"], ["temperature"]])
-
-
-def temperature_widget(similarities: torch.Tensor, class_names: Sequence[str], image: np.ndarray | None = None,
-                       temperature: float = 0.07):
-    """A temperature slider over one image's cosine similarities: watch the softmax sharpen.
-    ``panel.result`` holds the probabilities drawn last."""
-    import matplotlib.pyplot as plt
-
-    from course_lib.widgets import live_panel, log_slider
-
-    sims = torch.as_tensor(similarities).float().flatten()
-    if len(sims) != len(class_names):
-        raise InputError(f"{len(sims)} similarities for {len(class_names)} class names")
-
-    def render(temperature: float) -> np.ndarray:
-        probs = softmax_with_temperature(sims, temperature).numpy()
-        ncol = 2 if image is not None else 1
-        fig, axes = plt.subplots(1, ncol, figsize=(3.2 * ncol + 2, 2.8), squeeze=False,
-                                 gridspec_kw={"width_ratios": [1, 3] if image is not None else [1]})
-        if image is not None:
-            axes[0, 0].imshow(image)
-            axes[0, 0].axis("off")
-        ax = axes[0, -1]
-        ax.bar(list(class_names), probs * 100, color="tab:blue")
-        ax.set(ylabel="probability (%)", ylim=(0, 100), title=f"T = {temperature:.3f}: max {probs.max():.0%}")
-        ax.tick_params(axis="x", rotation=30)
-        fig.tight_layout()
-        return probs
-
-    slider = log_slider("temperature", temperature, 10**-2.5, 10**0.5, readout_format=".3f")
-    return live_panel({"temperature": slider}, render)
-
-
-def widget_demo():
-    """A cheap lesson-08 widget for the browser check: the temperature slider over the real
-    model's similarities of one emoji to five class names (a few seconds: two small tower calls)."""
-    heads, _, _ = load_heads()
-    pairs = load_pairs()
-    split = make_split(pairs.captions)
-    names = ["cat", "dog", "apple", "clock", "tree"]
-    i = int(split.concept_test[split.concept_labels == 0][0])
-    img = pairs.images[i : i + 1]
-    with torch.no_grad():
-        emb = heads.encode_image(image_features(img, progress=False))
-        sims = (emb @ class_embeddings(heads, names, ["an icon of a {}"]).T)[0]
-    return temperature_widget(sims, names, image=img[0], temperature=heads.temperature)
